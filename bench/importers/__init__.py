@@ -1,0 +1,1 @@
+"""Importers register themselves here (filled in by the importers work)."""

@@ -1,0 +1,1 @@
+"""Synthetic dataset family (filled in by the synthetic work)."""
