@@ -31,3 +31,10 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
 
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" did you mean '{close[0]}'?" if close else ""
+
+
+class UnitSkipped(BenchError):
+    """A (model, fold) unit that cannot run here (e.g. pretrained weights not available offline).
+
+    The engine records the unit as skipped with this message instead of training something else under its name.
+    """
