@@ -43,7 +43,7 @@ class Registry(Generic[T]):
         """Decorator: the decorated object is registered under ``name`` (default: its ``__name__``)."""
 
         def deco(obj: T) -> T:
-            self.add(name or getattr(obj, "__name__").replace("_", "-"), obj, family=family, **tags)
+            self.add(name or obj.__name__.replace("_", "-"), obj, family=family, **tags)
             return obj
 
         return deco

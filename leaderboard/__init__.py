@@ -1,0 +1,1 @@
+"""Leaderboard rendering from run folders."""

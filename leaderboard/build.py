@@ -1,0 +1,230 @@
+"""The leaderboard, regenerated from run folders (never typed): one table per (protocol, data)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from bench.errors import BenchError
+from bench.results import RunFolder
+
+START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+DEFAULT_ROOTS = ("results",)
+CROSS_VARIANTS = ("zero-shot", "target-only", "fusion", "ft-fc", "ft-fc+cl", "ft-all")
+STRATEGY = {"zero-shot": "BL", "target-only": "SCRATCH", "fusion": "FU", "ft-fc": "FC", "ft-fc+cl": "FC+CL",
+            "ft-all": "RE"}
+
+
+# ---------------------------------------------------------------------- discovery
+def discover_runs(paths: list[str] | None) -> list[RunFolder]:
+    roots = [Path(p) for p in (paths or DEFAULT_ROOTS)]
+    found: dict[Path, RunFolder] = {}
+    for root in roots:
+        if (root / "manifest.json").exists():
+            found[root.resolve()] = RunFolder(root)
+        elif root.is_dir():
+            for m in sorted(root.glob("*/manifest.json")):
+                found[m.parent.resolve()] = RunFolder(m.parent)
+        elif paths:
+            raise BenchError(f"{root} is neither a run folder nor a folder of runs; pass a folder holding manifest.json")
+    return sorted(found.values(), key=lambda r: r.path.name)
+
+
+def _data_label(manifest: dict[str, Any]) -> str:
+    cfg = manifest["config"]
+    return f"{cfg['source']} -> {cfg['target']}" if cfg["protocol"] == "cross" else cfg["dataset"]
+
+
+def _leakage_flags(run: RunFolder) -> dict[str, str]:
+    """Per fold: a short text of what leaked between train and test ('' when nothing)."""
+    path = run.path / "leakage.json"
+    if not path.exists():
+        return {}
+    report = json.loads(path.read_text())
+    flags: dict[str, str] = {}
+    for fold_id, per_test in report.get("folds", {}).items():
+        subj = sum(int(v.get("subjects_shared", 0)) for v in per_test.values() if isinstance(v, dict))
+        dup = sum(int(v.get("duplicate_images", 0)) for v in per_test.values() if isinstance(v, dict))
+        parts = ([f"{subj} subj"] if subj else []) + ([f"{dup} dup"] if dup else [])
+        flags[fold_id] = ", ".join(parts)
+    return flags
+
+
+# ---------------------------------------------------------------------- formatting helpers
+def _pct(x: float) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{100 * x:.1f}"
+
+
+def _mean_std(values: pd.Series) -> str:
+    v = values.dropna().to_numpy(dtype=float)
+    if len(v) == 0:
+        return "—"
+    return f"{100 * v.mean():.1f} ± {100 * v.std(ddof=1):.1f}" if len(v) > 1 else f"{100 * v.mean():.1f}"
+
+
+def _seconds(x: float) -> str:
+    return "—" if x is None or not np.isfinite(x) else (f"{x:.2f}" if x < 10 else f"{x:.0f}")
+
+
+def _leak_summary(flags: dict[str, str], fold_ids: list[str]) -> str:
+    subj = dup = 0
+    for f in fold_ids:
+        for part in filter(None, (flags.get(f) or "").split(", ")):
+            n, kind = part.split(" ")
+            subj += int(n) if kind == "subj" else 0
+            dup += int(n) if kind == "dup" else 0
+    parts = ([f"identity: {subj} subj"] if subj else []) + ([f"{dup} dup img"] if dup else [])
+    return "; ".join(parts) or "none"
+
+
+def _md(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    return tabulate([[r.get(c, "") for c in columns] for r in rows], headers=columns, tablefmt="github",
+                    disable_numparse=True)
+
+
+# ---------------------------------------------------------------------- tables
+def single_table(runs: list[tuple[RunFolder, dict[str, Any], pd.DataFrame]]) -> str:
+    rows = []
+    for run, manifest, frame in runs:
+        flags = _leakage_flags(run)
+        ok = frame[(frame.status == "ok") & (frame.testset == "test")]
+        for model, g in ok.groupby("model", sort=True):
+            rows.append({"model": model, "_acc": g.accuracy.mean(), "accuracy": _mean_std(g.accuracy),
+                         "macro-F1": _mean_std(g.macro_f1), "bal. acc": _mean_std(g.balanced_accuracy),
+                         "folds": str(len(g)), "fit s": _seconds(g.fit_time_s.mean()),
+                         "leakage": _leak_summary(flags, list(g.fold)), "run": manifest["run_id"]})
+    rows.sort(key=lambda r: (-r["_acc"], r["model"], r["run"]))
+    for i, r in enumerate(rows, 1):
+        r["rank"] = str(i)
+    return _md(rows, ["rank", "model", "accuracy", "macro-F1", "bal. acc", "folds", "fit s", "leakage", "run"])
+
+
+def _variant_means(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
+    """(model, variant, testset) -> mean accuracy over repeats (only full-target-data variants)."""
+    ok = frame[frame.status == "ok"]
+    return {k: v for k, v in ok.groupby(["model", "variant", "testset"]).accuracy.mean().items()}
+
+
+def cross_tables(runs: list[tuple[RunFolder, dict[str, Any], pd.DataFrame]]) -> str:
+    parts = []
+    rows, mem_rows = [], []
+    all_variants = {k[1] for _r, _m, f in runs for k in _variant_means(f)}
+    variants = [v for v in CROSS_VARIANTS if v in all_variants]
+    extra = sorted(all_variants - set(CROSS_VARIANTS))  # target-fraction variants, e.g. fusion@0.5
+    for _run, manifest, frame in runs:
+        means = _variant_means(frame)
+        for model in sorted({k[0] for k in means}):
+            row: dict[str, Any] = {"model": model, "run": manifest["run_id"]}
+            best = -1.0
+            for v in variants + extra:
+                s, t = means.get((model, v, "source")), means.get((model, v, "target"))
+                row[f"{v} src/tgt"] = "—" if t is None else f"{_pct(s)} / {_pct(t)}"
+                best = max(best, t if t is not None else -1.0)
+            row["_best"] = best
+            rows.append(row)
+            bl_s, bl_t = means.get((model, "zero-shot", "source")), means.get((model, "zero-shot", "target"))
+            for v in variants + extra:
+                s, t = means.get((model, v, "source")), means.get((model, v, "target"))
+                if t is None:
+                    continue
+                base = v.split("@")[0]
+                mem_rows.append({"model": model, "strategy": STRATEGY.get(base, base) + v[len(base):],
+                                 "variant": v, "source acc": _pct(s),
+                                 "Δ source vs BL": "—" if bl_s is None or s is None else f"{100 * (s - bl_s):+.1f}",
+                                 "target acc": _pct(t),
+                                 "Δ target vs BL": "—" if bl_t is None else f"{100 * (t - bl_t):+.1f}",
+                                 "run": manifest["run_id"]})
+    cols = ["rank", "model"] + [f"{v} src/tgt" for v in variants + extra] + ["run"]
+    rows.sort(key=lambda r: (-r["_best"], r["model"]))
+    for i, r in enumerate(rows, 1):
+        r["rank"] = str(i)
+    parts.append("Accuracy (%) on the source test set / the target test set, per training variant; "
+                 "ranked by the best target accuracy.\n")
+    parts.append(_md(rows, cols))
+    parts.append("\nMemory integrity (paper 002, Fig. 6): every strategy scored on both test sets; "
+                 "Δ is the change against the source-trained model applied as is (BL).\n")
+    parts.append(_md(mem_rows, ["model", "strategy", "variant", "source acc", "Δ source vs BL", "target acc",
+                                "Δ target vs BL", "run"]))
+    return "\n".join(parts)
+
+
+def _not_ok(runs) -> str:
+    lines = []
+    for _run, manifest, frame in runs:
+        bad = frame[frame.status != "ok"].drop_duplicates(["model", "status", "message"])
+        for _, r in bad.iterrows():
+            lines.append(f"- {r.model} ({manifest['run_id']}): {r.status} — {r.message}")
+    return ("\nUnits not scored:\n" + "\n".join(sorted(set(lines))) + "\n") if lines else ""
+
+
+def render(run_folders: list[RunFolder]) -> str:
+    """The whole leaderboard markdown for these runs (deterministic: same folders, same bytes)."""
+    groups: dict[tuple[str, str], list] = {}
+    for run in run_folders:
+        manifest = run.read_manifest()
+        frame = run.metrics_frame()
+        key = (manifest["config"]["protocol"], _data_label(manifest))
+        groups.setdefault(key, []).append((run, manifest, frame))
+    out = []
+    order = {"cross": 0, "subject": 1, "kfold": 2, "random": 3, "official": 4}
+    for (protocol, data), runs in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+        desc = runs[0][1]["protocol"]["description"]
+        out.append(f"### {protocol}: {data}\n\n_{desc}_\n")
+        out.append(cross_tables(runs) if protocol == "cross" else single_table(runs))
+        out.append(_not_ok(runs))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def run_summary_markdown(run: RunFolder) -> str:
+    return render([run])
+
+
+# ---------------------------------------------------------------------- files
+def replace_block(readme: str, block: str) -> str:
+    if START not in readme or END not in readme:
+        raise BenchError(f"README has no '{START}' ... '{END}' block; add the two markers where the table goes")
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{block}{END}{tail}"
+
+
+def leaderboard_from_args(args: argparse.Namespace) -> int:
+    runs = discover_runs(args.runs or None)
+    if not runs:
+        raise BenchError(f"no run folders found in {', '.join(args.runs or DEFAULT_ROOTS)}; run 'bench run' first")
+    body = render(runs)
+    targets: dict[Path, str] = {}
+    sources = ", ".join(str(r.path) for r in runs)
+    targets[Path(args.output)] = (f"# fer-bench leaderboard\n\nGenerated by `bench leaderboard` from {sources}. "
+                                  "Do not edit by hand.\n\n" + body)
+    if args.readme:
+        readme = Path(args.readme)
+        if not readme.exists():
+            raise BenchError(f"{readme} does not exist; pass --readme '' to skip the README block")
+        targets[readme] = replace_block(readme.read_text(), body)
+    stale = []
+    for path, text in targets.items():
+        current = path.read_text() if path.exists() else ""
+        if current != text:
+            stale.append(path)
+            if args.check:
+                diff = difflib.unified_diff(current.splitlines(), text.splitlines(), str(path), "generated", lineterm="")
+                print("\n".join(list(diff)[:40]))
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+    if args.check:
+        if stale:
+            print(f"out of date: {', '.join(map(str, stale))} (run 'bench leaderboard' to regenerate)")
+            return 1
+        print("leaderboard is up to date")
+        return 0
+    print(f"wrote {', '.join(map(str, targets))} from {len(runs)} runs")
+    return 0
