@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(run)
     _add_data_dir(run)
 
+    from bench.perf import add_perf_arguments
+
+    perf = sub.add_parser("perf", help="speed benchmarks: fer-bench's path vs a reference, side by side",
+                          description="Benchmarks that time fer-bench's path and a reference implementation in "
+                                      "the same process on the same data and print the ratio.")
+    add_perf_arguments(perf)
+
     lb = sub.add_parser("leaderboard", help="regenerate the leaderboard from run folders",
                         description="Rebuild leaderboard/LEADERBOARD.md and the README block from run folders.")
     lb.add_argument("runs", nargs="*", default=None,
@@ -104,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bench.engine import run_from_args
 
             return run_from_args(args)
+        if args.command == "perf":
+            from bench.perf import perf_from_args
+
+            return perf_from_args(args)
         if args.command == "leaderboard":
             from leaderboard.build import leaderboard_from_args
 
