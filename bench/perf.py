@@ -32,7 +32,20 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--n", type=int, default=4096, help="number of 48x48 training images (default: 4096)")
     t.add_argument("--batch-size", type=int, default=64, help="batch size for both pipelines (default: 64)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train (default: auto)")
-    for q in (f, t):
+    r = sub.add_parser("run", help="wall time and peak memory of the README's run command",
+                       description="Run the README's main command (bench run --protocol cross --model all) in a "
+                                   "child process into a temporary folder; report wall time and peak resident "
+                                   "memory against the targets (15 minutes, 4 GB on 2 cores).")
+    r.add_argument("--args", default="--protocol cross --model all",
+                   help="arguments of 'bench run' to time (default: the README's '--protocol cross --model all')")
+    s = sub.add_parser("scale", help="how fit time and memory grow with dataset size",
+                       description="Fit hog-svm, lbp-knn and cnn-003 on synth-wild of growing size, each in a fresh "
+                                   "child process; print fit time and peak memory, the log-log growth exponent "
+                                   "between sizes, and save a log-log plot.")
+    s.add_argument("--sizes", default="1000,4000,16000,36000", help="dataset sizes (default: 1000,4000,16000,36000)")
+    s.add_argument("--model", default="hog-svm,lbp-knn,cnn-003", help="models (default: hog-svm,lbp-knn,cnn-003)")
+    s.add_argument("--plot", default="perf-scale.png", help="log-log plot file (default: perf-scale.png)")
+    for q in (f, t, r, s):
         q.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON to FILE")
 
 
@@ -46,7 +59,6 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
 def perf_from_args(args: argparse.Namespace) -> int:
     if args.perf_command == "features":
         import numpy as np
-
         from baselines.perf import feature_benchmark
 
         if args.dataset:
@@ -62,6 +74,11 @@ def perf_from_args(args: argparse.Namespace) -> int:
 
         rows = [train_benchmark(model=m.strip(), n_images=args.n, batch_size=args.batch_size, device=args.device)
                 for m in args.model.split(",") if m.strip()]
+    elif args.perf_command == "run":
+        rows = [time_run(args.args.split())]
+    elif args.perf_command == "scale":
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        rows = scale_benchmark([m.strip() for m in args.model.split(",") if m.strip()], sizes, args.plot)
     else:
         raise ConfigError(f"unknown benchmark '{args.perf_command}'")
     _print_rows(rows)
@@ -69,3 +86,84 @@ def perf_from_args(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(rows, indent=2, default=str) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
+
+
+RUN_TARGET_S, RUN_TARGET_MB = 15 * 60, 4096
+
+
+def time_run(run_args: list[str]) -> dict[str, Any]:
+    """Wall time and peak RSS of one ``bench run`` in a child process writing to a temporary folder."""
+    import resource
+    import subprocess
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "bench", "run", *run_args, "--out", out, "--no-progress"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+    # Children's ru_maxrss is the peak of the largest waited-for child (kB on Linux): the run we just timed.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        raise ConfigError(f"'bench run {' '.join(run_args)}' failed with exit {proc.returncode}: {tail}")
+    return {"command": "bench run " + " ".join(run_args), "wall_s": round(wall, 1),
+            "target_wall_s": RUN_TARGET_S, "wall_ok": wall <= RUN_TARGET_S, "peak_rss_mb": round(peak, 1),
+            "target_rss_mb": RUN_TARGET_MB, "rss_ok": peak <= RUN_TARGET_MB}
+
+
+_SCALE_CHILD = """
+import json, resource, sys, time
+import numpy as np
+from bench import datasets
+from bench.models import MODELS
+name, n = sys.argv[1], int(sys.argv[2])
+ds = datasets.load(f"synth-wild:n={n}")
+spec = MODELS.get(name)
+est = spec.build(seed=0, **({"preset": "default", "epochs": 1} if spec.family == "deep" else {}))
+t0 = time.perf_counter()
+est.fit(ds.images, ds.labels)
+fit = time.perf_counter() - t0
+print(json.dumps({"fit_s": fit, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def scale_benchmark(models: list[str], sizes: list[int], plot: str | None) -> list[dict[str, Any]]:
+    """Fit time and peak memory per (model, size), each measured in a fresh child process."""
+    import math
+    import subprocess
+
+    rows: list[dict[str, Any]] = []
+    for model in models:
+        prev = None
+        for n in sizes:
+            proc = subprocess.run([sys.executable, "-c", _SCALE_CHILD, model, str(n)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+                raise ConfigError(f"scale benchmark for {model} at n={n} failed: {tail}")
+            m = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = {"model": model, "n": n, "fit_s": round(m["fit_s"], 3), "peak_mb": round(m["peak_mb"], 1)}
+            if prev:
+                row["time_exponent"] = round(math.log(m["fit_s"] / prev["fit_s"]) / math.log(n / prev["n"]), 2)
+            rows.append(row)
+            prev = {"n": n, "fit_s": m["fit_s"]}
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for model in models:
+            pts = [r for r in rows if r["model"] == model]
+            axes[0].loglog([r["n"] for r in pts], [r["fit_s"] for r in pts], "o-", label=model)
+            axes[1].loglog([r["n"] for r in pts], [r["peak_mb"] for r in pts], "o-", label=model)
+        axes[0].set(xlabel="images", ylabel="fit time (s)", title="fit time")
+        axes[1].set(xlabel="images", ylabel="peak RSS (MB)", title="peak memory")
+        axes[0].legend()
+        fig.tight_layout()
+        fig.savefig(plot, dpi=100)
+        plt.close(fig)
+        print(f"wrote {plot}", file=sys.stderr)
+    return rows
