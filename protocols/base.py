@@ -1,14 +1,27 @@
-"""What a protocol yields: folds of (train, validation, test) indices, in the spirit of scikit-learn splitters."""
+"""What a protocol yields: folds of (train, validation, test) indices, in the spirit of scikit-learn splitters.
+
+Besides ``Fold`` and ``Protocol`` this module holds the two hold-out helpers every protocol uses to carve its
+validation set out of a fold's training part (stratified, or grouped by subject), so that all protocols carve
+it the same way and early stopping or tuning never sees a test sample.
+"""
 
 from __future__ import annotations
 
+import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedShuffleSplit
 
 from bench.dataset import FERDataset
+from bench.emotions import EMOTIONS
+from bench.errors import ConfigError, DataError
+
+# sklearn warns per call when a class is rarer than n_splits; protocols warn once per split with the fix instead.
+SKLEARN_RARE_CLASS = r"The least populated class in y has only"
 
 
 @dataclass
@@ -32,23 +45,161 @@ class Fold:
     families: tuple[str, ...] = ("classical", "deep")
     info: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Plain int64 index arrays whatever the splitter returned, so folds compare and serialise alike.
+        self.train = np.asarray(self.train, dtype=np.int64)
+        self.val = np.asarray(self.val, dtype=np.int64)
+        self.tests = {k: np.asarray(v, dtype=np.int64) for k, v in self.tests.items()}
+
     @property
     def test(self) -> np.ndarray:
         return np.concatenate(list(self.tests.values())) if len(self.tests) > 1 else next(iter(self.tests.values()))
 
 
 class Protocol(ABC):
-    """Base class: ``split(dataset)`` yields Folds; ``get_n_splits(dataset)`` says how many."""
+    """Base class: ``split(dataset)`` yields Folds; ``get_n_splits(dataset)`` says how many.
+
+    ``folds_param`` names the parameter that the CLI's generic ``--folds`` sets ("folds", "repeats" or None
+    when the protocol has a fixed number of folds); ``accepts_loso`` says whether ``--folds loso`` means
+    something to it. ``protocols.make_protocol`` reads both, so a new protocol needs no change there.
+    """
 
     name: str = ""
+    folds_param: str | None = None
+    accepts_loso: bool = False
 
     @abstractmethod
     def split(self, dataset: FERDataset) -> Iterator[Fold]:
         ...
 
-    def get_n_splits(self, dataset: FERDataset) -> int:
+    def get_n_splits(self, dataset: FERDataset | None = None) -> int:
+        if dataset is None:
+            raise ConfigError(f"protocol '{self.name}' needs the dataset to count its folds")
         return sum(1 for _ in self.split(dataset))
 
     def config(self) -> dict:
         """The protocol's parameters, stored in the run manifest."""
         return {"name": self.name, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
+
+    def describe(self) -> str:
+        """One human-readable line for the leaderboard header."""
+        return repr(self)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+# ---------------------------------------------------------------------------- parameter checks
+def check_fraction(name: str, value: object, *, flag: str | None = None) -> float:
+    """A fraction strictly between 0 and 1, or a ConfigError naming the option."""
+    opt = flag or name
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ConfigError(f"{opt} must be a fraction between 0 and 1 (e.g. 0.1), got {value!r}")
+    return float(value)
+
+
+def check_count(name: str, value: object, *, minimum: int, flag: str | None = None) -> int:
+    """An integer of at least ``minimum``, or a ConfigError naming the option."""
+    opt = flag or name
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{opt} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def fold_ids(n: int, prefix: str = "fold") -> list[str]:
+    """``fold-00``, ``fold-01`` ...: zero-padded so that ids sort in fold order (wider past 100 folds)."""
+    width = max(2, len(str(n - 1)))
+    return [f"{prefix}-{i:0{width}d}" for i in range(n)]
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.3g}%"
+
+
+# ---------------------------------------------------------------------------- data checks
+def require_samples(dataset: FERDataset, protocol: str) -> None:
+    if len(dataset) == 0:
+        raise DataError(f"dataset '{dataset.name}' is empty; protocol '{protocol}' has nothing to split")
+
+
+def rarest_class(labels: np.ndarray) -> tuple[str, int]:
+    """Name and sample count of the least populated class present in ``labels``."""
+    classes, counts = np.unique(labels, return_counts=True)
+    i = int(np.argmin(counts))
+    return EMOTIONS[int(classes[i])], int(counts[i])
+
+
+# ---------------------------------------------------------------------------- hold-out helpers
+def stratified_holdout(
+    index: np.ndarray, labels: np.ndarray, size: float, seed: int, *, what: str, hint: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``index`` into (rest, held): ``size`` of it held out, stratified by ``labels[index]``.
+
+    A class with a single sample cannot be on both sides; it stays in ``rest`` (the training side) rather
+    than making the whole split fail. ``what`` names the held-out set and ``hint`` the fix in error messages.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    y = labels[index]
+    classes, counts = np.unique(y, return_counts=True)
+    single = np.isin(y, classes[counts < 2])
+    pool, kept = index[~single], index[single]
+    try:
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+        rest, held = next(splitter.split(np.zeros(len(pool)), y[~single]))
+    except ValueError as exc:
+        n_classes, n_held = int(np.count_nonzero(counts >= 2)), math.ceil(size * len(pool))
+        if len(pool) == 0:
+            reason = "no class has two samples"
+        elif n_held < n_classes:
+            reason = f"{n_held} held-out samples cannot cover {n_classes} classes"
+        elif len(pool) - n_held < n_classes:
+            reason = f"{len(pool) - n_held} remaining samples cannot cover {n_classes} classes"
+        else:
+            reason = str(exc)
+        raise DataError(f"cannot hold out a stratified {pct(size)} {what} from {len(index)} samples of "
+                        f"{len(classes)} classes: {reason}; {hint}") from None
+    return np.sort(np.concatenate([pool[rest], kept])), np.sort(pool[held])
+
+
+def grouped_holdout(
+    index: np.ndarray, labels: np.ndarray, groups: np.ndarray, size: float, seed: int, *, what: str, hint: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``index`` into (rest, held) with no group (subject) on both sides; about ``size`` held out.
+
+    With enough groups this is one fold of ``StratifiedGroupKFold(round(1 / size))`` (class shares kept
+    close to the whole, the fold nearest the requested size); with fewer groups than that it falls back to
+    ``GroupShuffleSplit``, which holds out ceil(size * groups) groups without stratification.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    y, g = labels[index], groups[index]
+    n_groups = len(np.unique(g))
+    if n_groups < 2:
+        raise DataError(f"cannot hold out a subject-disjoint {what} from {n_groups} subject; {hint}")
+    k = max(2, round(1 / size))
+    if n_groups >= k:
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=SKLEARN_RARE_CLASS)
+            candidates = [test for _, test in splitter.split(np.zeros(len(index)), y, g)]
+        target = size * len(index)
+        held = min(candidates, key=lambda t: abs(len(t) - target))
+    else:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+        _, held = next(splitter.split(np.zeros(len(index)), y, g))
+    mask = np.zeros(len(index), dtype=bool)
+    mask[held] = True
+    return np.sort(index[~mask]), np.sort(index[mask])
+
+
+def carve_validation(
+    dataset: FERDataset, train: np.ndarray, val_size: float, seed: int, *, by_subject: bool, fold_id: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) with val carved out of the fold's training part, never out of its test set."""
+    what = f"validation set for {fold_id}"
+    if by_subject:
+        assert dataset.subjects is not None
+        return grouped_holdout(train, dataset.labels, dataset.subjects, val_size, seed, what=what,
+                               hint="use a dataset with more subjects, fewer --folds or --protocol kfold")
+    return stratified_holdout(train, dataset.labels, val_size, seed, what=what,
+                              hint="use a larger --val-size or fewer --folds")
