@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         entry.obj.add_arguments(ip)
 
     # ------------------------------------------------------------------ run
-    from bench.engine import add_run_arguments
+    from bench.run_args import add_run_arguments
 
     run = sub.add_parser("run", help="run models under a protocol and write a run folder",
                          description="Run models under an evaluation protocol. Every finished (model, fold) unit is "
