@@ -111,13 +111,13 @@ def single_table(runs: list[tuple[RunFolder, dict[str, Any], pd.DataFrame]]) -> 
         r["p vs #1"] = "—" if i == 1 else _p_vs_top(rows[0], r)
     cols = ["rank", "model", "accuracy", "95% CI", "p vs #1", "macro-F1", "bal. acc", "folds", "fit s", "leakage",
             "run"]
-    note = ("\n95% CI of the accuracy: Student t over folds (optimistic for k-fold CV, whose folds share training "
+    note = ("95% CI of the accuracy: Student t over folds (optimistic for k-fold CV, whose folds share training "
             f"data), or for a single split a percentile bootstrap over test samples ({stats.BOOTSTRAP_RESAMPLES} "
             f"resamples, seed {stats.BOOTSTRAP_SEED}). p vs #1 (two-sided, on the same folds): McNemar's exact "
             "binomial test on the discordant test samples for a single split; Nadeau & Bengio's corrected "
             "resampled t-test (variance × (1/k + n_test/n_train)) over the folds otherwise; * marks p < 0.05, "
-            "— when not paired.\n")
-    return _md(rows, cols) + "\n" + note
+            "— when not paired.")
+    return _md(rows, cols) + "\n\n" + note
 
 
 # ---------------------------------------------------------------------- statistics columns
@@ -184,9 +184,9 @@ def inflation_lines(groups: dict[tuple[str, str], list]) -> list[str]:
             if leaky not in per:
                 continue
             d = 100 * (per[leaky] - per["subject"])
-            why = "from identity leakage" if d > 0 else "no inflation from identity leakage"
+            why = " from identity leakage" if d > 0 else ": no inflation from identity leakage"
             lines.append(f"- {data}: {model}: {leaky} {_pct(per[leaky])}% vs subject-disjoint "
-                         f"{_pct(per['subject'])}% ({d:+.1f} points {why})")
+                         f"{_pct(per['subject'])}% ({d:+.1f} points{why})")
     return lines
 
 
