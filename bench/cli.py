@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
                                       "the same process on the same data and print the ratio.")
     add_perf_arguments(perf)
 
+    from bench.report.cli import add_report_arguments
+
+    rep = sub.add_parser("report", help="write RUN/report/report.md with figures and tables",
+                         description="A publishable report of one run folder: confusion matrices, per-class "
+                                     "scores, learning curves, confidence analysis, misclassification audit.")
+    add_report_arguments(rep)
+
     lb = sub.add_parser("leaderboard", help="regenerate the leaderboard from run folders",
                         description="Rebuild leaderboard/LEADERBOARD.md and the README block from run folders.")
     lb.add_argument("runs", nargs="*", default=None,
@@ -115,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bench.perf import perf_from_args
 
             return perf_from_args(args)
+        if args.command == "report":
+            from bench.report.cli import report_from_args
+
+            return report_from_args(args)
         if args.command == "leaderboard":
             from leaderboard.build import leaderboard_from_args
 
