@@ -63,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(run)
     _add_data_dir(run)
 
+    from bench.tune_args import DESCRIPTION as TUNE_DESCRIPTION
+    from bench.tune_args import add_tune_arguments
+
+    tune = sub.add_parser("tune", help="tune one model on one outer fold with Optuna (resumable, shareable)",
+                          description=TUNE_DESCRIPTION)
+    add_tune_arguments(tune)
+    _add_data_dir(tune)
+    from bench.dashboard import add_dashboard_arguments
+
+    dash = sub.add_parser("dashboard", help="open tuning studies in optuna-dashboard (127.0.0.1 by default)",
+                          description="Start optuna-dashboard on a run's study storage (or --storage URL), on "
+                                      "loopback by default, and print its address.")
+    add_dashboard_arguments(dash)
+
     from bench.perf import add_perf_arguments
 
     perf = sub.add_parser("perf", help="speed benchmarks: fer-bench's path vs a reference, side by side",
@@ -118,6 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bench.engine import run_from_args
 
             return run_from_args(args)
+        if args.command == "tune":
+            from bench.tuning import tune_from_args
+
+            return tune_from_args(args)
+        if args.command == "dashboard":
+            from bench.dashboard import dashboard_from_args
+
+            return dashboard_from_args(args)
         if args.command == "perf":
             from bench.perf import perf_from_args
 

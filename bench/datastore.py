@@ -32,6 +32,9 @@ def atomic_write_bytes(path: Path, writer) -> None:
     """Write through a temporary file in the same folder, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would make results unreadable to collaborators
     try:
         with os.fdopen(fd, "wb") as fh:
             writer(fh)

@@ -44,6 +44,8 @@ class RunConfig:
     device: str = "auto"
     target_fractions: tuple[float, ...] = (1.0,)
     ensemble: str = "auto"
+    tune: int = 0
+    storage: str | None = None
     out: str = "results"
     name: str | None = None
     data_dir: str | None = None
@@ -61,12 +63,12 @@ class RunConfig:
         return cls(protocol=args.protocol, dataset=args.dataset, source=args.source, target=args.target,
                    models=args.model, folds=args.folds, test_size=args.test_size, val_size=args.val_size,
                    seed=args.seed, preset=args.preset, device=args.device, target_fractions=fractions,
-                   ensemble=args.ensemble, out=args.out, name=args.name, data_dir=args.data_dir,
+                   ensemble=args.ensemble, tune=args.tune, storage=args.storage, out=args.out, name=args.name, data_dir=args.data_dir,
                    progress=not args.no_progress, command=["bench", *sys.argv[1:]])
 
     def identity(self) -> dict[str, Any]:
         """What defines the run's results (the models list may grow when a run is resumed with more)."""
-        keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "target_fractions"]
+        keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "target_fractions", "tune"]
         keys += ["source", "target"] if self.protocol == "cross" else ["dataset"]
         return {k: getattr(self, k) for k in keys}
 
@@ -77,6 +79,8 @@ class RunConfig:
             name += f"-s{self.seed}"
         if self.preset != "default":
             name += f"-{self.preset}"
+        if self.tune:
+            name += f"-tuned{self.tune}"
         return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name)
 
 
@@ -133,15 +137,23 @@ def _model_size(est: Any) -> int | None:
         return None
 
 
-def run_unit(spec: ModelSpec, fold, ds: FERDataset, cfg: RunConfig, source_model: Any = None
-             ) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
+def run_unit(spec: ModelSpec, fold, ds: FERDataset, cfg: RunConfig, source_model: Any = None,
+             run_path: Path | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
     """Train one model on one fold and score it on every test set of the fold."""
     record: dict[str, Any] = {"model": spec.name, "family": spec.family, "fold": fold.id, "variant": fold.variant,
                               "strategy": fold.info.get("strategy", ""), "init_from": fold.init_from,
                               "finetune": fold.finetune, "seed": cfg.seed, "n_train": int(len(fold.train)),
                               "n_val": int(len(fold.val))}
     try:
-        est = _build(spec, cfg)
+        if cfg.tune:
+            from bench.tuning import tuned_estimator
+
+            if run_path is None:
+                raise ConfigError("tuning needs a run folder for its study storage")
+            est, record["tuned"] = tuned_estimator(spec, fold, ds, cfg, cfg.tune, run_path, storage=cfg.storage,
+                                                   source_model=source_model)
+        else:
+            est = _build(spec, cfg)
         if fold.init_from:
             if source_model is None:
                 raise UnitSkipped(f"the source model of fold '{fold.init_from}' is not available; "
@@ -240,7 +252,7 @@ def execute(cfg: RunConfig) -> int:
         if fold.init_from:
             source = trained.get((spec.name, fold.init_from)) or _load_checkpoint(run, spec, fold.init_from, cfg)
         try:
-            record, preds, est = run_unit(spec, fold, ds, cfg, source)
+            record, preds, est = run_unit(spec, fold, ds, cfg, source, run.path)
         except (BenchError, Exception) as exc:  # noqa: BLE001 - one broken model must not lose the others
             record, preds, est = ({"model": spec.name, "family": spec.family, "fold": fold.id,
                                    "variant": fold.variant, "status": "failed",

@@ -38,4 +38,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="'+'-joined model names whose softmax outputs are averaged into an extra row "
                         "(several groups comma-separated); 'auto' = paper 000's cnn-000-m1+m2+m3 when all ran; "
                         "'none' to skip")
+    p.add_argument("--tune", type=int, default=0, metavar="N",
+                   help="tune every model with N Optuna trials inside each outer fold's training data "
+                        "(objective: validation macro-F1), then fit the best configuration and score the test "
+                        "fold (default: 0, no tuning)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="Optuna storage for --tune (default: sqlite in the run folder; any SQLAlchemy URL)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per finished unit only)")

@@ -98,7 +98,8 @@ def single_table(runs: list[tuple[RunFolder, dict[str, Any], pd.DataFrame]]) -> 
         ok = frame[(frame.status == "ok") & (frame.testset == "test")]
         for model, g in ok.groupby("model", sort=True):
             g = g.sort_values("fold")
-            row = {"model": model, "_acc": g.accuracy.mean(), "accuracy": _mean_std(g.accuracy),
+            trials = int(g.tuned_trials.max()) if "tuned_trials" in g and g.tuned_trials.notna().any() else 0
+            row = {"model": model + (f" (tuned, {trials} trials)" if trials else ""), "_acc": g.accuracy.mean(), "accuracy": _mean_std(g.accuracy),
                    "macro-F1": _mean_std(g.macro_f1), "bal. acc": _mean_std(g.balanced_accuracy),
                    "folds": str(len(g)), "fit s": _seconds(g.fit_time_s.mean()),
                    "leakage": _leak_summary(flags, list(g.fold)), "run": manifest["run_id"],
