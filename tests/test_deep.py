@@ -1,0 +1,298 @@
+"""deep/: every registered network, freezing, early stopping, ImageNet weights offline, determinism,
+augmentation, TenCrop, warm starts, checkpoints, the throughput benchmark. Tiny data: the file runs in well
+under a minute and a half on two CPU cores."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from bench.errors import ConfigError, UnitSkipped
+from bench.models import MODELS, resolve_models
+from deep.augment import AugmentConfig, augment, eval_views, random_crop, random_flip, resize, ten_crop
+from deep.config import TrainConfig
+from deep.estimator import DeepClassifier, _net_kwargs
+from deep.finetune import freeze, plan
+from deep.nets import build_net, get_arch
+from deep.nets.backbones import FAMILY
+from deep.nets.weights import cache_path
+
+DEEP = MODELS.names("deep")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine a second OpenMP thread waits for a busy core at every
+    op (measured 10-50x slower under load); restored afterwards for the rest of the session."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def blobs(n: int, seed: int = 0, classes: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6), size: int = 48):
+    """Learnable images: a bright patch whose position encodes the class, on noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(np.asarray(classes), n)
+    x = rng.normal(110, 30, (n, size, size))
+    for i, c in enumerate(y):
+        r, col = 4 + 5 * (c % 7), 6 + 4 * (c % 7)
+        x[i, r:r + 9, col:col + 10] += 100
+    return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.int64)
+
+
+def tiny(arch: str = "cnn-000-m1", **kw) -> DeepClassifier:
+    """A fast estimator: few epochs, small batches, no early stopping or minimum step count unless asked."""
+    config = {"min_steps": 0, **kw.pop("config", {})}
+    params = {"epochs": 2, "batch_size": 16, "device": "cpu", "patience": 0, **kw}
+    return DeepClassifier(arch=arch, config=config, **params)
+
+
+def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+# ----------------------------------------------------------------------------- the registry
+@pytest.mark.parametrize("name", DEEP)
+def test_registered_model_forward(name):
+    spec = MODELS.get(name)
+    assert spec.description and spec.uses_validation
+    est = spec.build(seed=0, init="scratch", device="cpu")  # scratch: no ImageNet weights needed here
+    assert isinstance(est, DeepClassifier)
+    cfg = est.train_config()
+    arch = get_arch(est.arch)
+    size = max(FAMILY[arch.tv_name][1], 32) if arch.tv_name else cfg.input_size
+    net = build_net(est.arch, 5, **_net_kwargs(replace(cfg, input_size=size))).eval()
+    with torch.no_grad():
+        out = net(torch.rand(2, 1, size, size))
+    assert out.shape == (2, 5) and torch.isfinite(out).all()
+    assert net.last_block_modules() and net.head_modules()
+
+
+def test_default_set_and_names():
+    deep = {s.name for s in resolve_models("deep")}
+    assert {"cnn-000-m1", "cnn-000-m2", "cnn-000-m3", "cnn-002", "cnn-003", "resnet18"} <= deep
+    assert {"vgg16", "resnet152", "densenet161", "inception-v3", "efficientnet-b7"}.isdisjoint(deep)
+    assert {f"efficientnet-b{i}" for i in range(8)} <= set(DEEP)
+
+
+def test_cnn_002_has_about_19_2m_parameters():
+    n = sum(p.numel() for p in build_net("cnn-002", 7, input_size=48).parameters())
+    assert 19.1e6 < n < 19.35e6
+
+
+def test_search_space_keys_are_estimator_params():
+    class Trial:  # the part of optuna.Trial the spaces use: the low end of every range
+        def suggest_float(self, name, low, high, log=False):
+            return low
+
+        def suggest_int(self, name, low, high):
+            return low
+
+        def suggest_categorical(self, name, choices):
+            return choices[0]
+
+    for name, init in (("cnn-003", "scratch"), ("resnet18", "imagenet")):
+        params = MODELS.get(name).search_space(Trial())
+        assert {"lr", "weight_decay", "dropout", "batch_size", "augment_strength", "epochs"} <= set(params)
+        DeepClassifier(arch=name, init=init).set_params(**params).train_config()  # validates every value
+
+
+# ----------------------------------------------------------------------------- ImageNet weights offline
+def test_imagenet_without_weights_is_skipped_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(UnitSkipped) as err:
+        MODELS.get("resnet18").build(seed=0)
+    msg = str(err.value)
+    assert "resnet18-f37072fd.pth" in msg and str(tmp_path / "checkpoints") in msg
+    with pytest.raises(UnitSkipped):  # also when the estimator is built directly and fitted
+        tiny("vgg19", init="imagenet").fit(*blobs(8))
+    assert MODELS.get("resnet18").build(seed=0, init="scratch").init == "scratch"
+
+
+def test_imagenet_weights_from_the_hub_cache(tmp_path, monkeypatch):
+    from torchvision.models import resnet18
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    ref = resnet18(weights=None).state_dict()
+    path = cache_path("resnet18")
+    path.parent.mkdir(parents=True)
+    torch.save(ref, path)
+    net = build_net("resnet18", 7, input_size=48, pretrained=True)
+    # gray input: the 1-channel stem is the sum of the RGB kernels; the rest is loaded as is
+    assert torch.allclose(net.body.conv1.weight, ref["conv1.weight"].sum(1, keepdim=True))
+    assert torch.equal(net.body.layer4[1].conv2.weight, ref["layer4.1.conv2.weight"])
+    assert net.head[-1].out_features == 7 and net.spec.mean == pytest.approx(0.449)
+
+
+# ----------------------------------------------------------------------------- augmentation
+def test_augment_keeps_shape_dtype_and_flip_is_exact():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 1, 48, 48)
+    flipped = random_flip(x, g)
+    for a, b in zip(x, flipped):
+        assert torch.equal(a, b) or torch.equal(a.flip(-1), b)
+    assert not torch.equal(flipped, x) and not torch.equal(flipped, x.flip(-1))
+    full = AugmentConfig(flip=True, rotation=15, scale=0.1, shift=0.1, blur_p=0.5, noise_p=0.5)
+    out = augment(x, full, g)
+    assert out.shape == x.shape and out.dtype == x.dtype and 0 <= out.min() and out.max() <= 1
+    only_flip = augment(x, AugmentConfig(flip=True), g)
+    assert all(torch.equal(a, b) or torch.equal(a.flip(-1), b) for a, b in zip(x, only_flip))
+    assert augment(x, AugmentConfig(flip=False, strength=0.0, rotation=10), g).equal(x)
+
+
+def test_random_crop_takes_exact_windows_and_resize():
+    g = torch.Generator().manual_seed(1)
+    x = torch.arange(4 * 48 * 48, dtype=torch.float32).view(4, 1, 48, 48)
+    crops = random_crop(x, 44, g)
+    assert crops.shape == (4, 1, 44, 44)
+    for img, c in zip(x, crops):
+        top, left = int(c[0, 0, 0] - img[0, 0, 0]) // 48, int(c[0, 0, 0] - img[0, 0, 0]) % 48
+        assert torch.equal(img[:, top:top + 44, left:left + 44], c)
+    assert resize(x, 48) is x and resize(x, 24).shape == (4, 1, 24, 24)
+
+
+def test_tencrop_views_and_averaged_predictions():
+    x = torch.rand(3, 1, 48, 48)
+    views = ten_crop(x, 44)
+    assert views.shape == (10, 3, 1, 44, 44)
+    assert torch.equal(views[4], x[..., 2:46, 2:46]) and torch.equal(views[9], views[4].flip(-1))
+    cfg = AugmentConfig(flip=True, crop_fraction=44 / 48)
+    assert eval_views(x, cfg, "tencrop").shape == (10, 3, 1, 44, 44)
+    assert eval_views(x, cfg, "none").shape == (1, 3, 1, 44, 44)
+    X, y = blobs(40)
+    est = tiny("cnn-000-m1", epochs=1, tta="tencrop", input_size=44,
+               config={"augment": {"crop_fraction": 44 / 48}}).fit(X, y)
+    p = est.predict_proba(X[:5])
+    assert p.shape == (5, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- training behaviour
+def test_same_seed_same_predictions_on_cpu():
+    X, y = blobs(48)
+    aug = {"augment": {"rotation": 10.0, "shift": 0.1, "blur_p": 0.5, "noise_p": 0.5}}
+    a = tiny("cnn-000-m3", seed=3, config=aug).fit(X, y, X[:16], y[:16])
+    b = tiny("cnn-000-m3", seed=3, config=aug).fit(X, y, X[:16], y[:16])
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert [h["train_loss"] for h in a.history_] == [h["train_loss"] for h in b.history_]
+    c = tiny("cnn-000-m3", seed=4, config=aug).fit(X, y, X[:16], y[:16])
+    assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
+
+
+def test_early_stopping_restores_the_best_epoch():
+    X, y = blobs(96, seed=1)
+    Xv, yv = blobs(48, seed=2)
+    yv = (yv + 1) % 7  # validation labels disagree with the pattern: val loss worsens as training learns it
+    snapshots = {}
+    est = tiny("cnn-000-m1", epochs=5, lr=3e-3, schedule="none", augment_strength=0.0)
+    est.fit(X, y, Xv, yv, callbacks=[lambda rec, net: snapshots.__setitem__(rec["epoch"], weights(net))])
+    losses = [h["val_loss"] for h in est.history_]
+    best = int(np.argmin(losses)) + 1
+    assert est.best_epoch_ == best < len(losses)
+    assert est.best_score_ == pytest.approx(min(losses))
+    final = weights(est.net_)
+    assert all(torch.equal(final[k], snapshots[best][k]) for k in final)
+    assert not all(torch.equal(final[k], snapshots[len(losses)][k]) for k in final)
+    stopped = tiny("cnn-000-m1", epochs=8, lr=3e-3, schedule="none", augment_strength=0.0, patience=1)
+    assert len(stopped.fit(X, y, Xv, yv).history_) < 8
+    assert {"epoch", "phase", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "time"} <= set(est.history_[0])
+
+
+@pytest.mark.parametrize("strategy", ["head", "head+last"])
+def test_frozen_parts_and_batch_norm_stats_do_not_move(strategy):
+    X, y = blobs(64, seed=5)
+    src = tiny("cnn-000-m3", epochs=1).fit(X, y)
+    before = weights(src.net_)
+    ft = tiny("cnn-000-m3", epochs=2, augment_strength=0.0).warm_start_from(src, strategy)
+    ft.fit(*blobs(48, seed=6))
+    after = weights(ft.net_)
+    net = ft.net_
+    trained_prefixes = ["head."]
+    if strategy == "head+last":
+        last = len(net.body) - net.last_block
+        trained_prefixes += [f"body.{i}." for i in range(last, len(net.body))]
+    moved = {k for k in after if not torch.equal(after[k], before[k])}
+    frozen = {k for k in after if not any(k.startswith(p) for p in trained_prefixes)}
+    assert frozen and not (moved & frozen)  # weights AND running mean/var of frozen BN layers unchanged
+    assert any(k.endswith("running_mean") for k in frozen)
+    assert any(k.startswith("head.") for k in moved)
+    if strategy == "head+last":
+        assert any(k.startswith(f"body.{len(net.body) - 1}.") and k.endswith("running_var") for k in moved)
+
+
+def test_two_phase_plan_min_steps_and_top_layers():
+    net = build_net("cnn-000-m3", 7)
+    cfg = TrainConfig(epochs=6, finetune="two-phase", top_layers=2, head_lr=1e-3, finetune_lr=1e-5)
+    phases = plan(cfg, pretrained=True)
+    assert [(p.name, p.trainable, p.epochs, p.body_lr) for p in phases] == [("head", "head", 3, 1e-3),
+                                                                            ("top", "top", 3, 1e-5)]
+    # 8 steps per epoch, at least 100 steps: epochs scaled from 6 to 13 (7 + 7 over the two phases)
+    assert [p.epochs for p in plan(replace(cfg, min_steps=100), True, steps_per_epoch=8)] == [7, 7]
+    assert plan(replace(cfg, min_steps=100), True, steps_per_epoch=100)[0].epochs == 3
+    trainable = freeze(net, "top", top_layers=2)
+    last_conv = net.body[-1]
+    assert {id(p) for p in last_conv.parameters()} <= {id(p) for p in trainable}
+    assert not any(p.requires_grad for p in net.body[0].parameters())
+    X, y = blobs(40)
+    est = tiny("cnn-000-m1", epochs=2, finetune="two-phase").fit(X, y)
+    assert [h["phase"] for h in est.history_] == ["head", "top"]
+
+
+def test_options_train_sgd_step_plateau_balance_clip_smoothing():
+    X, y = blobs(40)
+    for kw in ({"optimizer": "sgd", "schedule": "step", "grad_clip": 1.0, "balance": "sampler"},
+               {"optimizer": "adamw", "schedule": "plateau", "label_smoothing": 0.1, "balance": "loss",
+                "amp": False, "config": {"grad_clip_mode": "value"}, "grad_clip": 0.1}):
+        est = tiny("cnn-000-m1", epochs=1, **kw).fit(X, y, X[:8], y[:8])
+        assert np.isfinite(est.history_[0]["train_loss"])
+    assert tiny(patience=0).train_config().patience is None and tiny(patience=None).train_config().patience == 3
+    with pytest.raises(ConfigError):
+        tiny(optimizer="rmsprop").fit(X, y)
+    with pytest.raises(ConfigError):
+        tiny(config={"not_a_field": 1}).fit(X, y)
+
+
+# ----------------------------------------------------------------------------- warm starts and checkpoints
+def test_warm_start_same_and_different_classes():
+    X, y = blobs(64, seed=7)
+    src = tiny("cnn-000-m1", epochs=1).fit(X, y)
+    Xt, yt = blobs(32, seed=8)
+    # Same classes: the head is kept; with a vanishing lr the model still predicts like the source.
+    same = tiny("cnn-000-m1", epochs=1, lr=1e-12, finetune_lr=1e-12).warm_start_from(src, "all").fit(Xt, yt)
+    assert np.allclose(same.predict_proba(Xt), src.predict_proba(Xt), atol=1e-4)
+    # Other classes (no fear, no neutral): a fresh classifier, the hidden dense layers start from the source's.
+    Xo, yo = blobs(32, seed=9, classes=(0, 1, 3, 4, 5))
+    other = tiny("cnn-000-m1", epochs=1, lr=1e-12, finetune_lr=1e-12).warm_start_from(src, "head").fit(Xo, yo)
+    assert list(other.classes_) == [0, 1, 3, 4, 5] and other.predict_proba(Xo).shape == (32, 5)
+    assert torch.allclose(other.net_.head[1].weight, src.net_.head[1].weight, atol=1e-6)
+    assert other.net_.head[-1].out_features == 5
+    with pytest.raises(ConfigError):
+        tiny("cnn-000-m2").warm_start_from(src, "head")
+
+
+def test_save_load_and_checkpoint_init(tmp_path):
+    X, y = blobs(40)
+    est = tiny("cnn-000-m1", epochs=1).fit(X, y, X[:8], y[:8])
+    path = tmp_path / "m.pt"
+    est.save(path)
+    back = DeepClassifier.load(path, device="cpu")
+    assert np.array_equal(back.predict_proba(X), est.predict_proba(X))
+    assert back.history_ == est.history_ and back.get_params()["arch"] == "cnn-000-m1"
+    resumed = tiny("cnn-000-m1", epochs=1, init=str(path), finetune="head").fit(*blobs(24, seed=3))
+    assert resumed.model_size() == est.model_size()
+    with pytest.raises(ConfigError):
+        tiny("cnn-000-m1", init=str(tmp_path / "missing.pt")).fit(X, y)
+
+
+# ----------------------------------------------------------------------------- throughput benchmark
+def test_train_benchmark_reports_both_pipelines():
+    from deep.perf import train_benchmark
+
+    r = train_benchmark("cnn-000-m1", n_images=256, batch_size=32, seconds=0.4, num_workers=0, rounds=1,
+                        warmup_batches=1, device="cpu")
+    assert r["batched_images_per_s"] > 0 and r["pil_images_per_s"] > 0
+    assert r["speedup"] == pytest.approx(r["batched_images_per_s"] / r["pil_images_per_s"])
+    assert r["crop"] == 44 and r["compute_only_images_per_s"] is None
