@@ -41,6 +41,7 @@ class RunConfig:
     val_size: float = 0.1
     seed: int = 0
     preset: str = "default"
+    epochs: int | None = None
     device: str = "auto"
     target_fractions: tuple[float, ...] = (1.0,)
     ensemble: str = "auto"
@@ -62,13 +63,13 @@ class RunConfig:
             raise ConfigError(f"--target-fraction '{args.target_fraction}': fractions must lie in (0, 1]")
         return cls(protocol=args.protocol, dataset=args.dataset, source=args.source, target=args.target,
                    models=args.model, folds=args.folds, test_size=args.test_size, val_size=args.val_size,
-                   seed=args.seed, preset=args.preset, device=args.device, target_fractions=fractions,
+                   seed=args.seed, preset=args.preset, epochs=args.epochs, device=args.device, target_fractions=fractions,
                    ensemble=args.ensemble, tune=args.tune, storage=args.storage, out=args.out, name=args.name, data_dir=args.data_dir,
                    progress=not args.no_progress, command=["bench", *sys.argv[1:]])
 
     def identity(self) -> dict[str, Any]:
         """What defines the run's results (the models list may grow when a run is resumed with more)."""
-        keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "target_fractions", "tune"]
+        keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "epochs", "target_fractions", "tune"]
         keys += ["source", "target"] if self.protocol == "cross" else ["dataset"]
         return {k: getattr(self, k) for k in keys}
 
@@ -120,10 +121,16 @@ def versions() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- one unit
-def _build(spec: ModelSpec, cfg: RunConfig) -> Any:
+def build_kwargs(spec: ModelSpec, cfg: RunConfig) -> dict[str, Any]:
+    """The keywords a registered builder gets in a run (tuning builds its trials with the same)."""
     if spec.family == "deep":
-        return spec.build(seed=cfg.seed, preset=cfg.preset, device=cfg.device)
-    return spec.build(seed=cfg.seed)
+        extra = {"epochs": cfg.epochs, "config": {"min_steps": 0}} if cfg.epochs else {}
+        return {"seed": cfg.seed, "preset": cfg.preset, "device": cfg.device, **extra}
+    return {"seed": cfg.seed}
+
+
+def _build(spec: ModelSpec, cfg: RunConfig) -> Any:
+    return spec.build(**build_kwargs(spec, cfg))
 
 
 def _model_size(est: Any) -> int | None:

@@ -31,6 +31,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                         "resumes the same folder)")
     p.add_argument("--preset", choices=("default", "paper"), default="default",
                    help="deep models: 'default' keeps CPU runs short; 'paper' uses the papers' epochs and sizes")
+    p.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help="deep models: train exactly N epochs (overrides the preset's epochs and minimum steps)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="deep models: where to train")
     p.add_argument("--target-fraction", default="1.0",
                    help="cross: comma-separated fractions of the target training data (e.g. 0.5,1.0)")

@@ -531,10 +531,10 @@ def data_label(cfg: Any) -> str:
 
 
 def build_kwargs_for(spec: ModelSpec, cfg: Any) -> dict[str, Any]:
-    """The keywords ``spec.build`` gets in a run (as ``bench.engine`` builds models)."""
-    if spec.family == "deep":
-        return {"seed": cfg.seed, "preset": cfg.preset, "device": cfg.device}
-    return {"seed": cfg.seed}
+    """The keywords ``spec.build`` gets in a run: exactly those the engine uses."""
+    from bench.engine import build_kwargs
+
+    return build_kwargs(spec, cfg)
 
 
 def tuned_estimator(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: Any, n_trials: int,
