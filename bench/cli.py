@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from bench import __version__
 from bench.errors import BenchError
 
+HANDLERS = {
+    "run": "bench.engine:run_from_args",
+    "tune": "bench.tuning:tune_from_args",
+    "dashboard": "bench.dashboard:dashboard_from_args",
+    "perf": "bench.perf:perf_from_args",
+    "report": "bench.report.cli:report_from_args",
+    "leaderboard": "leaderboard.build:leaderboard_from_args",
+}
 EPILOG = "Errors are printed as one line with a non-zero exit; add --debug for the full traceback."
 
 
@@ -128,31 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "data":
             return _cmd_data(args)
-        if args.command == "run":
-            from bench.engine import run_from_args
-
-            return run_from_args(args)
-        if args.command == "tune":
-            from bench.tuning import tune_from_args
-
-            return tune_from_args(args)
-        if args.command == "dashboard":
-            from bench.dashboard import dashboard_from_args
-
-            return dashboard_from_args(args)
-        if args.command == "perf":
-            from bench.perf import perf_from_args
-
-            return perf_from_args(args)
-        if args.command == "report":
-            from bench.report.cli import report_from_args
-
-            return report_from_args(args)
-        if args.command == "leaderboard":
-            from leaderboard.build import leaderboard_from_args
-
-            return leaderboard_from_args(args)
-        raise BenchError(f"unknown command {args.command}")
+        module, func = HANDLERS[args.command].split(":")
+        # Handlers are imported only when their command runs: `bench data` never loads torch or optuna.
+        return getattr(importlib.import_module(module), func)(args)
     except BenchError as exc:
         if debug:
             raise

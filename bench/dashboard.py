@@ -119,19 +119,3 @@ def dashboard_from_args(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("dashboard stopped", file=sys.stderr)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.dashboard ...``: ``bench dashboard`` without the main CLI."""
-    parser = argparse.ArgumentParser(prog="bench dashboard", description="Open tuning studies in optuna-dashboard.")
-    add_dashboard_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return dashboard_from_args(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

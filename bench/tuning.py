@@ -43,7 +43,7 @@ from bench.dataset import FERDataset
 from bench.errors import BenchError, ConfigError
 from bench.metrics import align_proba, score
 from bench.models import ModelSpec
-from bench.tune_args import DEFAULT_HEARTBEAT_S, DESCRIPTION
+from bench.tune_args import DEFAULT_HEARTBEAT_S
 
 METRIC = "macro_f1"  # what a trial maximises, on the fold's validation split
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards --trials
@@ -637,22 +637,3 @@ def tune_from_args(args: argparse.Namespace) -> int:
     look = f"bench dashboard {run_path}" if args.storage is None else f"bench dashboard --storage '{storage}'"
     print(f"look: {look}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.tuning ...``: ``bench tune`` without the main CLI (errors as one line, exit 2)."""
-    from bench.tune_args import add_tune_arguments
-
-    parser = argparse.ArgumentParser(prog="bench tune", description=DESCRIPTION)
-    add_tune_arguments(parser)
-    parser.add_argument("--data-dir", default=None, help="where imported datasets are cached")
-    args = parser.parse_args(argv)
-    try:
-        return tune_from_args(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,7 @@
 """Optuna tuning: nested and leak-free, seeded, pruned, resumable, shared by processes, seen by the dashboard.
 
 Trials use a tiny learnable dataset and a flatten + logistic-regression pipeline registered here, so these
-tests depend on no baseline's speed. The subprocess tests run ``bench tune`` (``python -m bench.tuning`` until
-the main CLI has the command) with that model registered by a small driver.
+tests depend on no baseline's speed. The subprocess tests run ``bench tune`` with that model registered by a small driver.
 """
 
 from __future__ import annotations
@@ -316,13 +315,8 @@ sys.path.insert(0, {tests!r})
 import test_tuning
 test_tuning.register_tiny()
 test_tuning.check_in()
-import argparse
 from bench import cli
-commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-if "tune" in commands:
-    raise SystemExit(cli.main(["tune", *sys.argv[1:]]))
-from bench.tuning import main
-raise SystemExit(main(sys.argv[1:]))
+raise SystemExit(cli.main(["tune", *sys.argv[1:]]))
 """
 
 
