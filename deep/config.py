@@ -27,7 +27,8 @@ class TrainConfig:
 
     ``min_steps``: a 500-image target set makes 8 steps per epoch, so the few epochs that suit a 6000-image
     source would leave target-only models at chance; each phase's epochs are raised (in proportion) until
-    the fit makes at least ``min_steps`` optimiser steps. Early stopping still ends it when validation stalls.
+    the fit makes at least ``min_steps`` optimiser steps, and ``patience`` with them. Early stopping still
+    ends the fit when validation stalls.
 
     Early stopping watches ``monitor`` on the validation split; ``patience`` epochs without an improvement of
     ``min_delta`` stop the phase, and the best epoch's weights are restored (``restore_best``) whether or not

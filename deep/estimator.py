@@ -218,8 +218,12 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         return sum(p.numel() for p in self.net_.parameters())
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
-        """Write model, config, classes, history, epoch, best validation score and (optionally) optimiser state."""
+    def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:
+        """Write model, config, classes, history, epoch, best validation score and, if asked, optimiser state.
+
+        The optimiser state is off by default: fine-tuning from a saved source model starts a new optimiser,
+        and Adam's moments would triple the file (cnn-002: 77 MB of weights).
+        """
         check_is_fitted(self, "net_")
         ck = {"format": CHECKPOINT_FORMAT, "params": self.get_params(), "config": self.config_.to_dict(),
               "classes": [int(c) for c in self.classes_],

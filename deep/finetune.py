@@ -32,12 +32,14 @@ class Phase:
     epochs: int
     head_lr: float
     body_lr: float
+    patience: int | None = None
 
 
 def plan(cfg: TrainConfig, pretrained: bool, steps_per_epoch: int = 0) -> list[Phase]:
     """The phases of one fit. ``pretrained``: the body starts from trained weights (not random).
 
-    With ``steps_per_epoch`` given, epochs are raised in proportion to reach ``cfg.min_steps`` steps.
+    With ``steps_per_epoch`` given, epochs are raised in proportion to reach ``cfg.min_steps`` steps, and
+    the early-stopping patience with them (it counts the same amount of training, not the same epochs).
     """
     scale = 1.0
     if cfg.min_steps and steps_per_epoch:
@@ -46,15 +48,17 @@ def plan(cfg: TrainConfig, pretrained: bool, steps_per_epoch: int = 0) -> list[P
     def epochs(n: int) -> int:
         return math.ceil(n * scale)
 
+    patience = None if cfg.patience is None else epochs(cfg.patience)
+
     if cfg.finetune == "two-phase":
         head_epochs = cfg.head_epochs or max(1, cfg.epochs // 2)
         if head_epochs >= cfg.epochs:
             head_epochs = cfg.epochs - 1
-        return [Phase("head", "head", epochs(head_epochs), cfg.head_lr, cfg.head_lr),
-                Phase("top", "top", epochs(cfg.epochs - head_epochs), cfg.finetune_lr, cfg.finetune_lr)]
+        return [Phase("head", "head", epochs(head_epochs), cfg.head_lr, cfg.head_lr, patience),
+                Phase("top", "top", epochs(cfg.epochs - head_epochs), cfg.finetune_lr, cfg.finetune_lr, patience)]
     trainable = "all" if cfg.finetune == "scratch" else cfg.finetune
     body_lr = cfg.finetune_lr if pretrained and cfg.finetune != "scratch" else cfg.lr
-    return [Phase(cfg.finetune, trainable, epochs(cfg.epochs), cfg.lr, body_lr)]
+    return [Phase(cfg.finetune, trainable, epochs(cfg.epochs), cfg.lr, body_lr, patience)]
 
 
 def trainable_modules(net: FERNet, trainable: str, top_layers: int = 0) -> list[nn.Module]:

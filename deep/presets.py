@@ -36,13 +36,14 @@ PAPER001 = {"vgg16", "vgg19-bn", "resnet18", "resnet34", "resnet50", "resnet152"
 
 
 def default_preset(arch: str, pretrained: bool) -> TrainConfig:
-    """5 epochs (at least 150 steps on small sets) at the architecture's small input; patience 3.
+    """5 epochs (at least 120 steps on small sets) at the architecture's small input; patience 3.
 
     Sized so that ``bench run --protocol cross --model all`` trains the default deep set on a 2-core CPU in
-    about 8 minutes (source ~4300 images: 5 epochs; 500 target images: 19 epochs unless stopped early).
+    at most about 9 minutes (source ~4300 images: 5 epochs; 500 target images: 15 epochs, patience 9, unless
+    stopped early).
     """
     a = get_arch(arch)
-    return TrainConfig(epochs=5, min_steps=150, batch_size=64, optimizer="adam", lr=1e-3, finetune_lr=1e-4 if pretrained else 3e-4,
+    return TrainConfig(epochs=5, min_steps=120, batch_size=64, optimizer="adam", lr=1e-3, finetune_lr=1e-4 if pretrained else 3e-4,
                        schedule="cosine", patience=3, monitor="val_loss", input_size=a.default_size,
                        stem="imagenet" if a.tv_name and a.tv_name.startswith("resnet") else None,
                        augment=DEFAULT_AUGMENT)

@@ -273,7 +273,7 @@ def _run_phase(net: FERNet, phase: Phase, train: Split, val: Split | None, cfg: 
             sched.step(record["val_loss"] if record["val_loss"] is not None else train_loss)
         elif sched is not None:
             sched.step()
-        if cfg.patience is not None and stale >= cfg.patience:
+        if phase.patience is not None and stale >= phase.patience:
             break
     if best_state is not None:
         net.load_state_dict(best_state)

@@ -217,6 +217,7 @@ def test_frozen_parts_and_batch_norm_stats_do_not_move(strategy):
     moved = {k for k in after if not torch.equal(after[k], before[k])}
     frozen = {k for k in after if not any(k.startswith(p) for p in trained_prefixes)}
     assert frozen and not (moved & frozen)  # weights AND running mean/var of frozen BN layers unchanged
+    assert not any(p.requires_grad for p in net.body[0].parameters())
     assert any(k.endswith("running_mean") for k in frozen)
     assert any(k.startswith("head.") for k in moved)
     if strategy == "head+last":
@@ -230,7 +231,8 @@ def test_two_phase_plan_min_steps_and_top_layers():
     assert [(p.name, p.trainable, p.epochs, p.body_lr) for p in phases] == [("head", "head", 3, 1e-3),
                                                                             ("top", "top", 3, 1e-5)]
     # 8 steps per epoch, at least 100 steps: epochs scaled from 6 to 13 (7 + 7 over the two phases)
-    assert [p.epochs for p in plan(replace(cfg, min_steps=100), True, steps_per_epoch=8)] == [7, 7]
+    scaled = plan(replace(cfg, min_steps=100, patience=2), True, steps_per_epoch=8)
+    assert [(p.epochs, p.patience) for p in scaled] == [(7, 5), (7, 5)]
     assert plan(replace(cfg, min_steps=100), True, steps_per_epoch=100)[0].epochs == 3
     trainable = freeze(net, "top", top_layers=2)
     last_conv = net.body[-1]
@@ -278,6 +280,8 @@ def test_save_load_and_checkpoint_init(tmp_path):
     est = tiny("cnn-000-m1", epochs=1).fit(X, y, X[:8], y[:8])
     path = tmp_path / "m.pt"
     est.save(path)
+    est.save(tmp_path / "with_opt.pt", include_optimizer=True)
+    assert torch.load(tmp_path / "with_opt.pt", weights_only=True)["optimizer"]["state"]
     back = DeepClassifier.load(path, device="cpu")
     assert np.array_equal(back.predict_proba(X), est.predict_proba(X))
     assert back.history_ == est.history_ and back.get_params()["arch"] == "cnn-000-m1"
@@ -293,6 +297,6 @@ def test_train_benchmark_reports_both_pipelines():
 
     r = train_benchmark("cnn-000-m1", n_images=256, batch_size=32, seconds=0.4, num_workers=0, rounds=1,
                         warmup_batches=1, device="cpu")
-    assert r["batched_images_per_s"] > 0 and r["pil_images_per_s"] > 0
+    assert r["batched_images_per_s"] > 0 and r["pil_images_per_s"] > 0 and r["pil_fp32_images_per_s"] > 0
     assert r["speedup"] == pytest.approx(r["batched_images_per_s"] / r["pil_images_per_s"])
     assert r["crop"] == 44 and r["compute_only_images_per_s"] is None
