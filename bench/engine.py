@@ -192,8 +192,9 @@ def run_unit(spec: ModelSpec, fold, ds: FERDataset, cfg: RunConfig, source_model
                   predict_ms_per_image=round(1000 * predict_time / max(n_pred, 1), 5),
                   model_size=_model_size(est), history=history or None)
     if history:
-        best = max(history, key=lambda h: h.get("val_acc", h.get("val_accuracy", -1)))
-        record["train_accuracy"] = best.get("train_acc", best.get("train_accuracy"))
+        # Without a validation split the history holds val_acc None: the last epoch is then the kept one.
+        best = max(history, key=lambda h: -1 if h.get("val_acc") is None else h["val_acc"])
+        record["train_accuracy"] = best.get("train_acc")
     return record, pd.concat(frames, ignore_index=True), est
 
 
@@ -296,7 +297,7 @@ def _load_checkpoint(run: RunFolder, spec: ModelSpec, fold_id: str, cfg: RunConf
     if not path.exists():
         return None
     est = _build(spec, cfg)
-    return est.load(path) if hasattr(est, "load") else None
+    return type(est).load(path, device=cfg.device) if hasattr(est, "load") else None
 
 
 def _unit_line(r: dict[str, Any]) -> str:
