@@ -27,8 +27,8 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
                        description="Training throughput of one model: fer-bench's batched tensor pipeline vs a "
                                    "per-sample PIL transform + DataLoader pipeline, same model, batch and "
                                    "augmentations, in one process.")
-    t.add_argument("--model", default="cnn-003,resnet18-scratch",
-                   help="comma-separated deep models (default: cnn-003,resnet18-scratch)")
+    t.add_argument("--model", default="cnn-003,resnet18",
+                   help="comma-separated architectures, built from scratch (default: cnn-003,resnet18)")
     t.add_argument("--n", type=int, default=4096, help="number of 48x48 training images (default: 4096)")
     t.add_argument("--batch-size", type=int, default=64, help="batch size for both pipelines (default: 64)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train (default: auto)")
