@@ -59,6 +59,7 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
 def perf_from_args(args: argparse.Namespace) -> int:
     if args.perf_command == "features":
         import numpy as np
+
         from baselines.perf import feature_benchmark
 
         if args.dataset:
