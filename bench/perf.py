@@ -23,15 +23,21 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--dataset", default=None,
                    help="use this dataset's images instead of random ones (e.g. fer2013 once imported)")
     f.add_argument("--features", default="lbp,hog,dwt", help="comma-separated features to time (default: lbp,hog,dwt)")
-    t = sub.add_parser("train", help="training images/s: batched tensor pipeline vs per-sample PIL + DataLoader",
-                       description="Training throughput of one model: fer-bench's batched tensor pipeline vs a "
-                                   "per-sample PIL transform + DataLoader pipeline, same model, batch and "
-                                   "augmentations, in one process.")
+    t = sub.add_parser("train", help="training images/s: fer-bench's training loop vs per-sample PIL + DataLoader",
+                       description="Training throughput of one model: fer-bench's training loop (tensor batches, "
+                                   "batched augmentation) vs a per-sample PIL transform + DataLoader pipeline in "
+                                   "float32, as the FER2013 repositories train; same model, batch and "
+                                   "augmentations, in one process. Also prints the PIL data path with "
+                                   "fer-bench's arithmetic and a compute-only bound.")
     t.add_argument("--model", default="cnn-003,resnet18",
                    help="comma-separated architectures, built from scratch (default: cnn-003,resnet18)")
     t.add_argument("--n", type=int, default=4096, help="number of 48x48 training images (default: 4096)")
     t.add_argument("--batch-size", type=int, default=64, help="batch size for both pipelines (default: 64)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train (default: auto)")
+    t.add_argument("--seconds", type=float, default=30.0,
+                   help="training time per pipeline and model, split into 2 alternating rounds (default: 30)")
+    t.add_argument("--num-workers", type=int, default=1,
+                   help="DataLoader workers of the PIL pipelines (default: 1, as the FER2013 repositories)")
     r = sub.add_parser("run", help="wall time and peak memory of the README's run command",
                        description="Run the README's main command (bench run --protocol cross --model all) in a "
                                    "child process into a temporary folder; report wall time and peak resident "
@@ -73,20 +79,36 @@ def perf_from_args(args: argparse.Namespace) -> int:
     elif args.perf_command == "train":
         from deep.perf import train_benchmark
 
-        rows = [train_benchmark(model=m.strip(), n_images=args.n, batch_size=args.batch_size, device=args.device)
+        rows = [train_benchmark(model=m.strip(), n_images=args.n, batch_size=args.batch_size, device=args.device,
+                                seconds=args.seconds, num_workers=args.num_workers)
                 for m in args.model.split(",") if m.strip()]
     elif args.perf_command == "run":
         rows = [time_run(args.args.split())]
     elif args.perf_command == "scale":
-        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        from bench.scaling import growth, scale_benchmark
+
+        try:
+            sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"--sizes '{args.sizes}' must be comma-separated integers, e.g. 1000,4000") from None
         rows = scale_benchmark([m.strip() for m in args.model.split(",") if m.strip()], sizes, args.plot)
+        slopes = growth(rows)
+        _print_rows(rows)
+        print("\nlog-log slope of each stage against the number of images (1: linear, 2: quadratic)")
+        _print_rows(slopes)
+        _write_json(args.json, {"points": rows, "growth": slopes})
+        return 0
     else:
         raise ConfigError(f"unknown benchmark '{args.perf_command}'")
     _print_rows(rows)
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, default=str) + "\n")
-        print(f"wrote {args.json}", file=sys.stderr)
+    _write_json(args.json, rows)
     return 0
+
+
+def _write_json(path: str | None, payload: Any) -> None:
+    if path:
+        Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        print(f"wrote {path}", file=sys.stderr)
 
 
 RUN_TARGET_S, RUN_TARGET_MB = 15 * 60, 4096
@@ -94,77 +116,25 @@ RUN_TARGET_S, RUN_TARGET_MB = 15 * 60, 4096
 
 def time_run(run_args: list[str]) -> dict[str, Any]:
     """Wall time and peak RSS of one ``bench run`` in a child process writing to a temporary folder."""
-    import resource
+    import os
     import subprocess
     import tempfile
     import time
 
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryFile("w+") as log:
         cmd = [sys.executable, "-m", "bench", "run", *run_args, "--out", out, "--no-progress"]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        # wait4 gives this child's own peak resident set (kB on Linux), not that of earlier children.
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-    # Children's ru_maxrss is the peak of the largest waited-for child (kB on Linux): the run we just timed.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        stderr = log.read()
+    peak = usage.ru_maxrss / 1024
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        tail = (stderr.strip().splitlines() or ["?"])[-1]
         raise ConfigError(f"'bench run {' '.join(run_args)}' failed with exit {proc.returncode}: {tail}")
     return {"command": "bench run " + " ".join(run_args), "wall_s": round(wall, 1),
             "target_wall_s": RUN_TARGET_S, "wall_ok": wall <= RUN_TARGET_S, "peak_rss_mb": round(peak, 1),
             "target_rss_mb": RUN_TARGET_MB, "rss_ok": peak <= RUN_TARGET_MB}
-
-
-_SCALE_CHILD = """
-import json, resource, sys, time
-import numpy as np
-from bench import datasets
-from bench.models import MODELS
-name, n = sys.argv[1], int(sys.argv[2])
-ds = datasets.load(f"synth-wild:n={n}")
-spec = MODELS.get(name)
-est = spec.build(seed=0, **({"preset": "default", "epochs": 1} if spec.family == "deep" else {}))
-t0 = time.perf_counter()
-est.fit(ds.images, ds.labels)
-fit = time.perf_counter() - t0
-print(json.dumps({"fit_s": fit, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
-def scale_benchmark(models: list[str], sizes: list[int], plot: str | None) -> list[dict[str, Any]]:
-    """Fit time and peak memory per (model, size), each measured in a fresh child process."""
-    import math
-    import subprocess
-
-    rows: list[dict[str, Any]] = []
-    for model in models:
-        prev = None
-        for n in sizes:
-            proc = subprocess.run([sys.executable, "-c", _SCALE_CHILD, model, str(n)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-                raise ConfigError(f"scale benchmark for {model} at n={n} failed: {tail}")
-            m = json.loads(proc.stdout.strip().splitlines()[-1])
-            row = {"model": model, "n": n, "fit_s": round(m["fit_s"], 3), "peak_mb": round(m["peak_mb"], 1)}
-            if prev:
-                row["time_exponent"] = round(math.log(m["fit_s"] / prev["fit_s"]) / math.log(n / prev["n"]), 2)
-            rows.append(row)
-            prev = {"n": n, "fit_s": m["fit_s"]}
-    if plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        for model in models:
-            pts = [r for r in rows if r["model"] == model]
-            axes[0].loglog([r["n"] for r in pts], [r["fit_s"] for r in pts], "o-", label=model)
-            axes[1].loglog([r["n"] for r in pts], [r["peak_mb"] for r in pts], "o-", label=model)
-        axes[0].set(xlabel="images", ylabel="fit time (s)", title="fit time")
-        axes[1].set(xlabel="images", ylabel="peak RSS (MB)", title="peak memory")
-        axes[0].legend()
-        fig.tight_layout()
-        fig.savefig(plot, dpi=100)
-        plt.close(fig)
-        print(f"wrote {plot}", file=sys.stderr)
-    return rows

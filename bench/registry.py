@@ -65,8 +65,12 @@ class Registry(Generic[T]):
         return list(self._families)
 
     def entry(self, name: str) -> Entry[T]:
-        if name not in self._entries:
-            self.load()
+        # Families load one at a time, in declared order, until the name turns up: asking for a classical
+        # model must not import torch (860 MB of resident memory and seconds of start-up).
+        for family in self._families:
+            if name in self._entries:
+                break
+            self.load(family)
         if name not in self._entries:
             raise ConfigError(
                 f"unknown {self.kind} '{name}';{did_you_mean(name, self.names())} "

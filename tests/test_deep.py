@@ -292,11 +292,18 @@ def test_save_load_and_checkpoint_init(tmp_path):
 
 
 # ----------------------------------------------------------------------------- throughput benchmark
-def test_train_benchmark_reports_both_pipelines():
-    from deep.perf import train_benchmark
+def test_train_benchmark_reports_every_pipeline_and_its_target():
+    from deep.perf import TRAIN_TARGETS, train_benchmark
 
-    r = train_benchmark("cnn-000-m1", n_images=256, batch_size=32, seconds=0.4, num_workers=0, rounds=1,
+    r = train_benchmark("cnn-003", n_images=96, batch_size=32, seconds=0.2, num_workers=0, rounds=1,
                         warmup_batches=1, device="cpu")
-    assert r["batched_images_per_s"] > 0 and r["pil_images_per_s"] > 0 and r["pil_fp32_images_per_s"] > 0
-    assert r["speedup"] == pytest.approx(r["batched_images_per_s"] / r["pil_images_per_s"])
-    assert r["crop"] == 44 and r["compute_only_images_per_s"] is None
+    rates = ("fer_bench", "reference", "pil_same_math", "compute_only")
+    assert all(r[f"{k}_images_per_s"] > 0 for k in rates)
+    assert r["speedup"] == pytest.approx(r["fer_bench_images_per_s"] / r["reference_images_per_s"])
+    assert r["data_path_speedup"] == pytest.approx(r["fer_bench_images_per_s"] / r["pil_same_math_images_per_s"])
+    assert r["compute_bound_fraction"] == pytest.approx(r["fer_bench_images_per_s"] / r["compute_only_images_per_s"])
+    assert r["target"] == TRAIN_TARGETS["cpu"]["cnn-003"] and r["meets_target"] == (r["speedup"] >= r["target"])
+    assert r["crop"] == 44
+    other = train_benchmark("cnn-000-m1", n_images=64, batch_size=32, seconds=0.1, num_workers=0, rounds=1,
+                            warmup_batches=1, device="cpu", compute_bound=False)
+    assert other["target"] is None and other["meets_target"] is None and other["compute_bound_fraction"] is None

@@ -133,3 +133,44 @@ def test_label_shuffled_control_scores_at_chance(tmp_path):
     chance = 1 / len(ds.classes)
     assert control < chance + 0.1
     assert real > control + 0.2
+
+
+def test_classical_run_never_imports_torch(tmp_path):
+    # torch's import holds ~860 MB resident: a classical-only run must not pay it.
+    import subprocess
+    import sys
+
+    code = ("import sys; from bench.cli import main; "
+            f"rc = main(['run', '--out', {str(tmp_path)!r}, '--no-progress', '--protocol', 'kfold', "
+            f"'--folds', '2', '--dataset', {LAB!r}, '--model', 'hog-svm,lbp-knn']); "
+            "sys.exit(rc or (3 if 'torch' in sys.modules else 0))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_models_receive_uint8_fold_subsets_never_float_copies(tmp_path):
+    # Memory: a FER2013-size dataset is 83 MB as uint8 and 660 MB as float64; every fold must get the former.
+    seen = []
+
+    class Spy:
+        def fit(self, X, y):
+            seen.append(("fit", X.dtype, X.ndim, len(X)))
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict_proba(self, X):
+            seen.append(("predict", X.dtype, X.ndim, len(X)))
+            return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+        def predict(self, X):
+            return np.repeat(self.classes_[:1], len(X))
+
+    MODELS.add("spy-test-model", ModelSpec("spy-test-model", "classical", lambda seed=0: Spy()), family="classical")
+    try:
+        assert _run(tmp_path, "--protocol", "kfold", "--dataset", LAB, "--model", "spy-test-model",
+                    "--folds", "3") == 0
+    finally:
+        del MODELS._entries["spy-test-model"]
+    assert {(dtype, ndim) for _, dtype, ndim, _ in seen} == {(np.dtype(np.uint8), 3)}
+    fits = [n for call, _, _, n in seen if call == "fit"]
+    assert len(fits) == 3 and all(150 <= n <= 170 for n in fits)  # two of three folds of 240 images each

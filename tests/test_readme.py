@@ -27,3 +27,24 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_readme_has_leaderboard_markers():
     text = (ROOT / "README.md").read_text()
     assert text.index("<!-- leaderboard:start -->") < text.index("<!-- leaderboard:end -->")
+
+
+def test_readme_performance_table_matches_the_saved_benchmarks():
+    import json
+
+    perf = ROOT / "results" / "perf"
+    section = (ROOT / "README.md").read_text().split("## Performance", 1)[1].split("\n## ", 1)[0]
+    table = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+             for line in section.splitlines() if line.startswith("| ") and "---" not in line}
+    for r in json.loads((perf / "features-fer2013.json").read_text()):
+        row = table[f"features, {r['feature'].upper()} (real FER2013)"]
+        assert row[0] == f"{r['batch_images_per_s']:,.0f} img/s" and row[1] == f"{r['reference_images_per_s']:,.0f} img/s"
+        assert row[2] == f"{r['speedup']:.1f}x" and row[3] == f"{r['target']:g}x"
+    for r in json.loads((perf / "train.json").read_text()):
+        row = table[f"train, {r['model']} 48 px"]
+        assert row[0] == f"{r['fer_bench_images_per_s']:.0f} img/s" and row[1] == f"{r['reference_images_per_s']:.0f} img/s"
+        assert row[2] == f"{r['speedup']:.2f}x" and row[3] == f"{r['target']:g}x"
+    (run,) = json.loads((perf / "run.json").read_text())
+    minutes, seconds = divmod(round(run["wall_s"]), 60)
+    row = table[f"run, `{run['command'].removeprefix('bench run ')}`"]
+    assert row[0] == f"{minutes} min {seconds} s, {run['peak_rss_mb'] / 1024:.1f} GiB peak"
