@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -30,6 +31,17 @@ def _duplicate_summary(ds: FERDataset) -> str:
     if conflicting:
         text += f", {conflicting} groups with conflicting labels"
     return text
+
+
+def _print_report(ds: FERDataset) -> None:
+    """The import report's lines; its duplicates line only for the example, the counts being printed above."""
+    for key, value in (ds.info.get("report") or {}).items():
+        if key == "duplicates":
+            example = re.search(r"e\.g\. (.+?)(?:;|$)", value)
+            if example:
+                print(f"duplicate example: {example.group(1)}")
+                continue
+        print(f"{key}: {value}")
 
 
 def print_dataset_info(ds: FERDataset, *, show_subjects: bool = False) -> None:
@@ -71,9 +83,7 @@ def print_dataset_info(ds: FERDataset, *, show_subjects: bool = False) -> None:
         if len(vals) <= 12:
             print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in sorted(vals.items())))
     print(f"exact duplicates: {_duplicate_summary(ds)}")
-    report = ds.info.get("report") or {}
-    for key, value in report.items():
-        print(f"{key}: {value}")
+    _print_report(ds)
 
 
 def print_import_report(ds: FERDataset, fresh: bool) -> None:
@@ -84,6 +94,5 @@ def print_import_report(ds: FERDataset, fresh: bool) -> None:
         print(f"'{ds.name}' is already imported with these options (use --force to re-import)")
     if ds.has_subjects:
         print(f"subjects: {len(ds.subject_counts())}")
-    for key, value in (ds.info.get("report") or {}).items():
-        print(f"{key}: {value}")
     print(f"exact duplicates: {_duplicate_summary(ds)}")
+    _print_report(ds)

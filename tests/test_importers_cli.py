@@ -332,5 +332,6 @@ def test_import_then_info_shows_the_counts(capsys, tmp_path: Path, name: str) ->
     if name == "fer2013":
         assert "official split: PrivateTest 7, PublicTest 7, Training 21" in out
         assert "exact duplicates: 1 groups, 1 redundant images (1 groups span official splits)" in out
+        assert "duplicate example: " in out and "\nduplicates:" not in out  # the counts once, not twice
     if name == "kdef":
         assert "angle: S 28" in out and "session: A 14, B 14" in out
