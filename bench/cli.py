@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.threads import limit_threads
 
 HANDLERS = {
     "run": "bench.engine:run_from_args",
@@ -137,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "data":
             return _cmd_data(args)
+        limit_threads(getattr(args, "threads", None))
         module, func = HANDLERS[args.command].split(":")
         # Handlers are imported only when their command runs: `bench data` never loads torch or optuna.
         return getattr(importlib.import_module(module), func)(args)

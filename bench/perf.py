@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError
+from bench.threads import add_threads_argument
 
 
 def add_perf_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,6 +52,8 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--sizes", default="1000,4000,16000,36000", help="dataset sizes (default: 1000,4000,16000,36000)")
     s.add_argument("--model", default="hog-svm,lbp-knn,cnn-003", help="models (default: hog-svm,lbp-knn,cnn-003)")
     s.add_argument("--plot", default="perf-scale.png", help="log-log plot file (default: perf-scale.png)")
+    for q in (t, r, s):
+        add_threads_argument(q)
     for q in (f, t, r, s):
         q.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON to FILE")
 

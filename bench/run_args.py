@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.threads import add_threads_argument
+
 PROTOCOL_CHOICES = ("random", "kfold", "subject", "official", "cross")
 
 
@@ -34,6 +36,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="deep models: train exactly N epochs (overrides the preset's epochs and minimum steps)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="deep models: where to train")
+    add_threads_argument(p)
     p.add_argument("--target-fraction", default="1.0",
                    help="cross: comma-separated fractions of the target training data (e.g. 0.5,1.0)")
     p.add_argument("--ensemble", default="auto",

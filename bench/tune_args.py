@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.run_args import PROTOCOL_CHOICES
+from bench.threads import add_threads_argument
 
 DEFAULT_HEARTBEAT_S = 30  # a trial silent for 3x this long belongs to a dead process
 DESCRIPTION = ("Tune one model's hyperparameters with Optuna on one outer fold: trials fit on the fold's "
@@ -34,6 +35,7 @@ def add_tune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for splits, models and the sampler (default 0)")
     p.add_argument("--preset", choices=("default", "paper"), default="default", help="deep models: as for bench run")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="deep models: where to train")
+    add_threads_argument(p)
     p.add_argument("--out", default="results", help="folder that holds run folders (default: results)")
     p.add_argument("--name", default=None,
                    help="run folder name (default: the one bench run derives from the same options)")

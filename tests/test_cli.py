@@ -44,3 +44,26 @@ def test_traceback_only_with_debug():
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
     debug = subprocess.run(cmd[:3] + ["--debug"] + cmd[3:], capture_output=True, text=True)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_threads_caps_torch_now_and_for_child_processes(monkeypatch):
+    import os
+
+    import torch
+
+    from bench.threads import limit_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # recorded, so the test's own setting is undone afterwards
+    try:
+        limit_threads(1)
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
+    limit_threads(None)  # no option given: nothing changes
+    assert torch.get_num_threads() == before
+
+
+def test_threads_below_one_is_a_one_line_error(capsys):
+    assert main(["run", "--threads", "0", "--model", "hog-svm"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --threads must be at least 1, got 0"
