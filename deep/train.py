@@ -30,11 +30,18 @@ Callback = Callable[[dict[str, Any], FERNet], None]
 
 
 def image_tensor(images: Any, device: torch.device) -> Tensor:
-    """uint8 (N, H, W) array -> uint8 (N, 1, H, W) tensor on ``device`` (a copy: cached arrays may be read-only)."""
+    """uint8 (N, H, W) array -> uint8 (N, 1, H, W) tensor on ``device``.
+
+    On the CPU the tensor shares the array's memory when it can (nothing writes into it): a FER2013-size
+    training fold is then held once, not twice. Read-only arrays (memory-mapped caches) are copied, as torch
+    needs writable memory.
+    """
     arr = np.asarray(images)
     if arr.dtype != np.uint8 or arr.ndim != 3:
         raise ConfigError(f"images must be uint8 (N, H, W), got {arr.dtype} {arr.shape}")
-    return torch.from_numpy(np.array(arr[:, None], copy=True)).to(device)
+    if not (arr.flags.writeable and arr.flags.c_contiguous):
+        arr = np.array(arr, copy=True, order="C")
+    return torch.from_numpy(arr).unsqueeze(1).to(device)
 
 
 @dataclass

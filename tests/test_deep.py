@@ -307,3 +307,16 @@ def test_train_benchmark_reports_every_pipeline_and_its_target():
     other = train_benchmark("cnn-000-m1", n_images=64, batch_size=32, seconds=0.1, num_workers=0, rounds=1,
                             warmup_batches=1, device="cpu", compute_bound=False)
     assert other["target"] is None and other["meets_target"] is None and other["compute_bound_fraction"] is None
+
+
+def test_image_tensor_holds_a_writable_fold_once_and_copies_read_only_caches():
+    from deep.train import image_tensor
+
+    fold = np.random.default_rng(0).integers(0, 256, (6, 8, 8), dtype=np.uint8)
+    shared = image_tensor(fold, torch.device("cpu"))
+    assert shared.shape == (6, 1, 8, 8) and np.shares_memory(shared.numpy(), fold)
+    fold.flags.writeable = False
+    copied = image_tensor(fold, torch.device("cpu"))
+    assert not np.shares_memory(copied.numpy(), fold) and torch.equal(copied, shared)
+    strided = image_tensor(np.asfortranarray(fold), torch.device("cpu"))
+    assert strided.is_contiguous() and torch.equal(strided, shared)
