@@ -157,8 +157,19 @@ def _sqlite_wal(path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=60)
+    deadline = time.monotonic() + 60
     try:
-        con.execute("PRAGMA journal_mode=WAL")
+        # Changing the journal mode needs the file to itself, and SQLite answers "database is locked" at once,
+        # without its busy timeout, while a process started alongside is creating the tables: wait it out.
+        while True:
+            try:
+                if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    con.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
     finally:
         con.close()
 

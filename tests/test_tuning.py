@@ -316,7 +316,7 @@ import test_tuning
 test_tuning.register_tiny()
 test_tuning.check_in()
 from bench import cli
-raise SystemExit(cli.main(["tune", *sys.argv[1:]]))
+raise SystemExit(cli.main(["--debug", "tune", *sys.argv[1:]]))
 """
 
 
