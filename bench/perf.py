@@ -131,7 +131,7 @@ def time_run(run_args: list[str]) -> dict[str, Any]:
         # wait4 gives this child's own peak resident set (kB on Linux), not that of earlier children.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is reaped (no ResourceWarning)
         log.seek(0)
         stderr = log.read()
     peak = usage.ru_maxrss / 1024
