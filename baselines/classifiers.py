@@ -24,7 +24,7 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 CALIBRATIONS = ("softmax", "sigmoid")
 

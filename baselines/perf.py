@@ -23,7 +23,7 @@ from baselines.features import (
     reference_lbp,
 )
 from baselines.features.base import as_images
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 # name -> (batch path, per-image reference, speed-up the batch path is expected to reach on 2 cores)
 FEATURE_PATHS: dict[str, tuple[Callable[..., np.ndarray], Callable[..., np.ndarray], float]] = {

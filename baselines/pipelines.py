@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from baselines.classifiers import EigenPCA, make_classifier
 from baselines.features import DWTFeatures, GaborFeatures, HOGFeatures, LBPFeatures, PixelFeatures
 from baselines.sizes import model_size
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 FEATURES: dict[str, type] = {
     "lbp": LBPFeatures,

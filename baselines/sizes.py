@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 
 def model_size(estimator: Any) -> int:

@@ -1,5 +1,5 @@
 """The classical model zoo: every feature x classifier pipeline, registered by name (``hog-svm``, ``lbp-rbf``,
-``pca-svm`` ...). Imported lazily by ``bench.models`` when a classical name is asked for.
+``pca-svm`` ...). Imported lazily by ``bench.core.models`` when a classical name is asked for.
 
 ``--model classical`` runs the default set: LBP/HOG/DWT x {svm, rbf, knn, lda, logreg}, HOG with xgb/nb/tree,
 pixels-svm, gabor-svm and pca-svm. The other combinations stay registered for explicit use.
@@ -13,7 +13,7 @@ from typing import Any
 from baselines.classifiers import CLASSIFIER_KINDS
 from baselines.pipelines import FERPipeline, make_pipeline
 from baselines.search_spaces import search_space
-from bench.models import register_model
+from bench.core.models import register_model
 
 FEATURE_DOCS = {
     "lbp": "LBP uniform-pattern histograms (P=8, R=2, 59 bins, 6x6 grid)",

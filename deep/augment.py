@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 TTA_MODES = ("none", "flip", "tencrop")
 

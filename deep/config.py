@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from deep.augment import TTA_MODES, AugmentConfig
 
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -18,7 +18,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from deep.config import STRATEGIES, TrainConfig
 from deep.nets import build_net, get_arch
 from deep.nets.base import FERNet

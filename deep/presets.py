@@ -21,7 +21,7 @@ whose recipe is stated completely wins, as listed here:
 
 from __future__ import annotations
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from deep.augment import AugmentConfig
 from deep.config import TrainConfig
 from deep.nets import get_arch

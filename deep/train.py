@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from deep.augment import augment, eval_views, resize, to_float
 from deep.config import TrainConfig
 from deep.finetune import Phase, freeze, param_groups, plan, train_mode

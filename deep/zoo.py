@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.models import register_model
+from bench.core.models import register_model
 from deep.estimator import DeepClassifier
 
 

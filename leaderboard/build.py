@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.errors import BenchError
-from bench.results import RunFolder
-from leaderboard import stats
+from bench.core.errors import BenchError
+from bench.results import stats
+from bench.results.folder import RunFolder
 
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 DEFAULT_ROOTS = ("results",)

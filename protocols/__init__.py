@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
-from bench.registry import Registry
+from bench.core.errors import ConfigError
+from bench.core.registry import Registry
 from protocols.base import Fold, Protocol
 from protocols.cross import CrossDataset, merge_domains
 from protocols.holdout import RandomHoldout

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedShuffleSplit
 
-from bench.dataset import FERDataset
-from bench.emotions import EMOTIONS
-from bench.errors import ConfigError, DataError
+from bench.core.emotions import EMOTIONS
+from bench.core.errors import ConfigError, DataError
+from bench.data.dataset import FERDataset
 
 # sklearn warns per call when a class is rarer than n_splits; protocols warn once per split with the fix instead.
 SKLEARN_RARE_CLASS = r"The least populated class in y has only"

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from bench.dataset import FERDataset, align_labels, concat
-from bench.errors import ConfigError, DataError
+from bench.core.errors import ConfigError, DataError
+from bench.data.dataset import FERDataset, align_labels, concat
 from protocols.base import (
     Fold,
     Protocol,

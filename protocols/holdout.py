@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from bench.dataset import FERDataset
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
+from bench.data.dataset import FERDataset
 from protocols.base import (
     Fold,
     Protocol,

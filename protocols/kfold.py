@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from bench.dataset import FERDataset
-from bench.errors import ConfigError, DataError
+from bench.core.errors import ConfigError, DataError
+from bench.data.dataset import FERDataset
 from protocols.base import (
     SKLEARN_RARE_CLASS,
     Fold,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from bench.dataset import FERDataset
+from bench.data.dataset import FERDataset
 from protocols.base import Fold
 
 

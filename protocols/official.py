@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from bench.dataset import FERDataset
-from bench.errors import ConfigError, DataError
+from bench.core.errors import ConfigError, DataError
+from bench.data.dataset import FERDataset
 from protocols.base import Fold, Protocol, carve_validation, check_fraction, pct, require_samples
 
 # The spellings of split names in the common exports; compared lower-cased.

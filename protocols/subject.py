@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import numpy as np
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
-from bench.dataset import FERDataset
-from bench.emotions import EMOTIONS
-from bench.errors import ConfigError, DataError
+from bench.core.emotions import EMOTIONS
+from bench.core.errors import ConfigError, DataError
+from bench.data.dataset import FERDataset
 from protocols.base import (
     SKLEARN_RARE_CLASS,
     Fold,

@@ -20,9 +20,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from bench import datasets
-from bench.dataset import FERDataset
-from bench.emotions import BASIC7
+from bench.core.emotions import BASIC7
+from bench.data import catalog as datasets
+from bench.data.dataset import FERDataset
 
 
 def hog_features(images: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Fabricated run folders (written with ``RunFolder.write_unit``, like the engine) for report and statistics tests.
 
 Predictions are seeded random draws whose quality depends on a per-model ``skill``, scored with the engine's
-own ``bench.metrics.score`` so that the unit files agree with the predictions exactly as a real run's do.
+own ``bench.results.metrics.score`` so that the unit files agree with the predictions exactly as a real run's do.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.emotions import EMOTIONS, INDEX
-from bench.metrics import score
-from bench.results import RunFolder
+from bench.core.emotions import EMOTIONS, INDEX
+from bench.results.folder import RunFolder
+from bench.results.metrics import score
 
 CLASSES = ("angry", "happy", "sad", "surprise", "neutral")
 

@@ -36,8 +36,8 @@ from baselines.features import (
 )
 from baselines.pipelines import make_pipeline
 from baselines.zoo import DEFAULT_SET
-from bench.errors import ConfigError, DataError
-from bench.models import MODELS, resolve_models
+from bench.core.errors import ConfigError, DataError
+from bench.core.models import MODELS, resolve_models
 
 CLASSICAL = MODELS.names("classical")
 LABELS = np.array([0, 3, 6])  # non-contiguous canonical labels on purpose

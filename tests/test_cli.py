@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from bench.cli import build_parser, main
+from bench.cli.app import build_parser, main
 
 
 def _parsers(parser, prefix=()):
@@ -51,7 +51,7 @@ def test_threads_caps_torch_now_and_for_child_processes(monkeypatch):
 
     import torch
 
-    from bench.threads import limit_threads
+    from bench.core.threads import limit_threads
 
     before = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # recorded, so the test's own setting is undone afterwards

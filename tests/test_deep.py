@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import ConfigError, UnitSkipped
-from bench.models import MODELS, resolve_models
+from bench.core.errors import ConfigError, UnitSkipped
+from bench.core.models import MODELS, resolve_models
 from deep.augment import AugmentConfig, augment, eval_views, random_crop, random_flip, resize, ten_crop
 from deep.config import TrainConfig
 from deep.estimator import DeepClassifier, _net_kwargs

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bench.engine as engine
+import bench.run.engine as engine
 from bench.cli import main
-from bench.models import MODELS, ModelSpec
-from bench.results import RunFolder
+from bench.core.models import MODELS, ModelSpec
+from bench.results.folder import RunFolder
 
 LAB = "synth-lab:subjects=12,n=240"
 WILD = "synth-wild:n=600"
@@ -118,8 +118,8 @@ def test_cross_classical_scores_every_variant_on_both_test_sets(tmp_path):
 
 
 def test_label_shuffled_control_scores_at_chance(tmp_path):
-    from bench import datasets
-    from bench.engine import RunConfig, run_unit
+    from bench.data import catalog as datasets
+    from bench.run.engine import RunConfig, run_unit
     from protocols import make_protocol
 
     ds = datasets.load("synth-lab:subjects=12,n=480")

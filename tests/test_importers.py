@@ -12,11 +12,11 @@ import fixtures_layouts as fl
 import numpy as np
 import pytest
 
-from bench.dataset import FERDataset
-from bench.datasets import IMPORTERS
-from bench.emotions import EMOTIONS
-from bench.errors import ConfigError, DataError
-from bench.importers import ck48, ckplus, fer2013, folder, jaffe, kdef
+from bench.core.emotions import EMOTIONS
+from bench.core.errors import ConfigError, DataError
+from bench.data.catalog import IMPORTERS
+from bench.data.dataset import FERDataset
+from bench.data.importers import ck48, ckplus, fer2013, folder, jaffe, kdef
 
 IMPORTER_NAMES = IMPORTERS.names("importers")
 
@@ -276,7 +276,7 @@ def test_crop_faces_reports_missed_faces(tmp_path: Path, if_no_face: str) -> Non
 def test_find_face_locates_the_astronaut() -> None:
     from skimage import data
 
-    from bench.facecrop import crop_box, find_face
+    from bench.data.facecrop import crop_box, find_face
 
     gray = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
     x, y, w, h = find_face(gray)

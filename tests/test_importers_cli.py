@@ -12,10 +12,11 @@ import fixtures_layouts as fl
 import numpy as np
 import pytest
 
-from bench import cli, datastore
-from bench.dataset import FERDataset
-from bench.datasets import IMPORTERS, import_dataset
-from bench.errors import ConfigError
+import bench.cli.app as cli
+from bench.core.errors import ConfigError
+from bench.data import store as datastore
+from bench.data.catalog import IMPORTERS, import_dataset
+from bench.data.dataset import FERDataset
 
 IMPORTER_NAMES = IMPORTERS.names("importers")
 VICTIM = "precious"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from leaderboard.build import discover_runs, leaderboard_from_args, render, replace_block
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from bench.cli import main
-from bench.results import RunFolder
+from bench.results.folder import RunFolder
 
 USAGE = {"Training": 6, "PublicTest": 2, "PrivateTest": 3}
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bench.cli import main
-from bench.scaling import growth, scale_benchmark
+from bench.perf.scaling import growth, scale_benchmark
 
 
 def test_growth_slopes_read_linear_and_quadratic_stages():

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.dataset import FERDataset
-from bench.emotions import INDEX
-from bench.errors import ConfigError, DataError
+from bench.core.emotions import INDEX
+from bench.core.errors import ConfigError, DataError
+from bench.data.dataset import FERDataset
 from protocols import (
     PROTOCOLS,
     CrossDataset,

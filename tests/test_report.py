@@ -17,7 +17,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from bench.report import add_report_arguments, report_from_args
 from bench.report.build import ReportOptions, build_report
-from bench.results import RunFolder
+from bench.results.folder import RunFolder
 
 LAB = "synth-lab:subjects=12,n=240"
 
@@ -61,7 +61,7 @@ def pooled_predictions(run: Path, model: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def lab_run(tmp_path_factory) -> tuple[Path, Path]:
     """A 2-fold run on real synthetic images: a classical model and a deep one with learning curves."""
-    from bench import datasets
+    from bench.data import catalog as datasets
 
     root = tmp_path_factory.mktemp("runs")
     ds = datasets.load(LAB)
@@ -163,7 +163,7 @@ def test_overfitting_gap_and_report_json(lab_run):
 
 
 def test_report_is_deterministic(tmp_path):
-    from bench import datasets
+    from bench.data import catalog as datasets
 
     run = fabricate_run(tmp_path, "random-lab", dataset=LAB, ds=datasets.load(LAB), models={"m": 1.5}, n_test=40)
     first = build_report(run, ReportOptions(n_errors=4, n_samples=2))
@@ -217,7 +217,7 @@ def test_cli_entry_points(tmp_path, capsys):
     assert "report.md" in capsys.readouterr().out
     md = (run / "report" / "report.md").read_text()
     assert "conf < 0.5" in md and "over 10 equal-width bins" in md
-    from bench.errors import BenchError
+    from bench.core.errors import BenchError
 
     with pytest.raises(BenchError, match="no model"):
         report_from_args(parser.parse_args([str(run), "--model", "nope"]))
@@ -230,7 +230,7 @@ def test_cli_entry_points(tmp_path, capsys):
 def _engine_ready() -> bool:
     """Whether this checkout can run the two classical baselines yet (they land in parallel with this test)."""
     try:
-        from bench.models import resolve_models
+        from bench.core.models import resolve_models
         from protocols import make_protocol
 
         resolve_models("hog-svm,lbp-knn")

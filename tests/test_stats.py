@@ -10,8 +10,8 @@ import pytest
 from fixtures_runs import fabricate_run
 from scipy import stats as sps
 
-from bench.results import RunFolder
-from leaderboard import stats
+from bench.results import stats
+from bench.results.folder import RunFolder
 from leaderboard.build import render
 
 # ---------------------------------------------------------------------- intervals

@@ -14,11 +14,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from bench import datasets
-from bench.datasets import SYNTHETIC
-from bench.emotions import EMOTIONS, INDEX
-from bench.errors import ConfigError
-from bench.synth.domains import CONFUSABLE, FER2013_SHARES, GENERATOR_VERSION, generate_lab, generate_wild
+from bench.core.emotions import EMOTIONS, INDEX
+from bench.core.errors import ConfigError
+from bench.data import catalog as datasets
+from bench.data.catalog import SYNTHETIC
+from bench.data.synth.domains import (
+    CONFUSABLE,
+    FER2013_SHARES,
+    GENERATOR_VERSION,
+    generate_lab,
+    generate_wild,
+)
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from bench import datastore
-from bench.dataset import FERDataset
-from bench.errors import BenchError, ConfigError
-from bench.models import ModelSpec
-from bench.tuning import (
+from bench.core.errors import BenchError, ConfigError
+from bench.core.models import ModelSpec
+from bench.data import store as datastore
+from bench.data.dataset import FERDataset
+from bench.run.tuning import (
     FINISHED,
     SeededTPESampler,
     apply_best,
@@ -86,7 +86,7 @@ def register_tiny() -> None:
     session itself (which other tests iterate over) never holds it."""
     global _registered
     if not _registered:
-        from bench.models import register_model
+        from bench.core.models import register_model
 
         register_model("classical", name=TINY_MODEL, search_space=tiny_space, in_default_set=False)(tiny_logreg)
         _registered = True
@@ -194,7 +194,7 @@ def test_a_study_is_bound_to_its_split(ds, fold, tmp_path):
 
 
 def test_untunable_model_names_the_fix(ds, fold, tmp_path, monkeypatch):
-    from bench.models import MODELS
+    from bench.core.models import MODELS
 
     monkeypatch.setattr(MODELS, "load", lambda family=None: None)  # list what is registered; no torch import
     with pytest.raises(ConfigError, match="no search space to tune; tunable models: "):
@@ -202,7 +202,7 @@ def test_untunable_model_names_the_fix(ds, fold, tmp_path, monkeypatch):
 
 
 def test_fold_selection_by_id_or_index(ds):
-    from bench.tuning import select_fold
+    from bench.run.tuning import select_fold
     from protocols import make_protocol
 
     folds = list(make_protocol("kfold", folds=3, seed=0).split(ds))
@@ -224,7 +224,7 @@ def test_seeded_sampler_depends_on_seed_and_trial_number_only():
 
 
 def test_tuned_estimator_saves_best_params_and_resumes_without_new_trials(ds, fold, tmp_path):
-    from bench.engine import RunConfig
+    from bench.run.engine import RunConfig
 
     cfg = RunConfig(protocol="kfold", dataset=TINY_DATA, seed=0)
     est, record = tuned_estimator(TINY_SPEC, fold, ds, cfg, 3, tmp_path)
@@ -282,7 +282,7 @@ def _get_json(url: str, timeout: float = 10.0):
 
 def test_dashboard_lists_the_runs_studies_on_loopback(ds, fold, tmp_path):
     pytest.importorskip("optuna_dashboard")
-    from bench.dashboard import start_dashboard, storage_for
+    from bench.run.dashboard import start_dashboard, storage_for
 
     run = tmp_path / "run"
     result = _tune(TINY_SPEC, fold, ds, sqlite_url(run / "optuna.db"), n_trials=2)
@@ -300,7 +300,7 @@ def test_dashboard_lists_the_runs_studies_on_loopback(ds, fold, tmp_path):
 
 
 def test_dashboard_needs_a_run_with_a_storage(tmp_path):
-    from bench.dashboard import storage_for
+    from bench.run.dashboard import storage_for
 
     with pytest.raises(ConfigError, match="optuna.db does not exist"):
         storage_for(str(tmp_path), None)
@@ -315,7 +315,7 @@ sys.path.insert(0, {tests!r})
 import test_tuning
 test_tuning.register_tiny()
 test_tuning.check_in()
-from bench import cli
+import bench.cli.app as cli
 raise SystemExit(cli.main(["--debug", "tune", *sys.argv[1:]]))
 """
 

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from baselines.features.cache import FEATURE_CACHE
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 
 def as_images(X: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pywt
 
 from baselines.features.base import ImageFeatures, as_images, batched
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 MODES = ("coefficients", "energies")
 BANDS = ("approx", "last", "all")

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images, batched
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 # sigma = 0.56 * wavelength gives a half-magnitude bandwidth of one octave (the usual choice for faces).
 _SIGMA_PER_WAVELENGTH = 0.56

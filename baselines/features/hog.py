@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images, batched
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5  # skimage's eps in _hog_normalize_block

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images, batched
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 METHODS = ("uniform", "nri_uniform", "default")
 # A float32 "neighbour - centre" is off by at most ~1e-4 (values up to 255), so outside +-1e-2 its sign is

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 
 def _size(size: int | tuple[int, int] | None, h: int, w: int) -> tuple[int, int]:

@@ -70,7 +70,7 @@ def load_images(manifest: dict[str, Any], data_dir: str | None = None) -> Images
     The dataset must have the fingerprint the run recorded, otherwise indices could point at other images.
     Never raises: a report without thumbnails is better than no report.
     """
-    from bench import datasets
+    from bench.data import catalog as datasets
 
     cfg = manifest.get("config", {})
     data_dir = data_dir or cfg.get("data_dir")

@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.datastore import atomic_write_text
+from bench.core.files import atomic_write_text, dump_json
 from bench.report import audit, confidence, figures, tables
 from bench.report.data import Group, RunData, load_run, probabilities, slug
-from bench.results import dump_json
-from leaderboard import stats
+from bench.results import stats
 
 
 @dataclass

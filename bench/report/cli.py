@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_BINS = 15

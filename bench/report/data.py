@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.errors import BenchError
-from bench.results import RunFolder
+from bench.core.errors import BenchError
+from bench.results.folder import RunFolder
 
 
 @dataclass

@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from tabulate import tabulate
 
 from bench.report.data import Group, label_positions
-from leaderboard import stats
+from bench.results import stats
 
 
 def md_table(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.errors import ConfigError, did_you_mean
+from bench.core.errors import ConfigError, did_you_mean
 from deep.nets import paper000, paper002, paper003, standard
 from deep.nets.backbones import backbone
 from deep.nets.base import FERNet

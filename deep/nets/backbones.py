@@ -16,7 +16,7 @@ from torchvision import models as tvm
 from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.models.vgg import make_layers as vgg_layers
 
-from bench.errors import ConfigError
+from bench.core.errors import ConfigError
 from deep.nets.base import IMAGENET_GRAY, FERNet, NetSpec
 from deep.nets.weights import gray_conv, load_imagenet
 

@@ -131,7 +131,7 @@ def flat_features(body: nn.Module, size: int) -> int:
     """Number of features ``body`` produces for one (1, size, size) image (to size the first dense layer)."""
     import torch
 
-    from bench.errors import ConfigError
+    from bench.core.errors import ConfigError
 
     was_training = body.training
     try:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from bench.errors import UnitSkipped
+from bench.core.errors import UnitSkipped
 
 
 def imagenet_weights(tv_name: str) -> tvm.WeightsEnum:

@@ -1,0 +1,107 @@
+"""Any ``<class>/<image>`` export (TFEID, MUG, RAF-DB and the like): one folder per class, images under it.
+
+Folder names are mapped with ``bench.core.emotions.canonical`` unless ``--class-map`` says otherwise; subject ids
+come from the relative path through ``--subject-regex`` when the dataset has them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.core.emotions import EMOTIONS, canonical
+from bench.core.errors import ConfigError, DataError
+from bench.data.catalog import IMPORTERS, Importer, Option
+from bench.data.dataset import FERDataset
+from bench.data.importers import common
+
+NAME = "folder"
+VERSION = "1"
+SKIP = "skip"
+LAYOUT = "one folder per class under PATH, images inside (any depth), e.g. happy/img001.jpg"
+
+
+def parse_class_map(value: str | None) -> dict[str, str]:
+    """``'joy=happy,mad=angry,other=skip'`` -> {folder name (lower case): canonical name or 'skip'}."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (s.strip() for s in (value or "").split(","))):
+        folder, eq, target = item.partition("=")
+        if not eq or not folder.strip() or not target.strip():
+            raise ConfigError(f"--class-map item '{item}' is not FOLDER=CLASS (e.g. --class-map 'joy=happy,mad=angry')")
+        target = target.strip().lower()
+        if target != SKIP:
+            try:
+                target = EMOTIONS[canonical(target)]
+            except DataError:
+                raise ConfigError(f"--class-map '{item}': '{target}' is not a class; use one of "
+                                  f"{', '.join(EMOTIONS)} or '{SKIP}'") from None
+        mapping[folder.strip().lower()] = target
+    return mapping
+
+
+def load(path: str | Path, *, name: str = NAME, class_map: str | None = None, subject_regex: str | None = None,
+         size: int | None = None, crop_faces: bool = False, if_no_face: str = "keep",
+         skip_corrupt: bool = False) -> FERDataset:
+    """Import a generic class-per-folder export."""
+    root = common.require_dir(path, NAME)
+    mapping = parse_class_map(class_map)
+    pattern = common.compile_regex(subject_regex, "--subject-regex") if subject_regex else None
+    size = common.parse_size(size)
+    class_dirs = common.subfolders(root)
+    if not class_dirs:
+        raise common.no_images(root, NAME, LAYOUT)
+    unused = set(mapping) - {d.name.lower() for d in class_dirs}
+    if unused:
+        raise ConfigError(f"--class-map names folders {', '.join(sorted(unused))} that {root} does not have; "
+                          f"its folders are {', '.join(d.name for d in class_dirs)}")
+    samples: list[common.Sample] = []
+    skipped_dirs = []
+    for class_dir in class_dirs:
+        target = mapping.get(class_dir.name.lower(), class_dir.name)
+        if target == SKIP:
+            skipped_dirs.append(class_dir.name)
+            continue
+        label = common.label_of(target, f"folder {class_dir}", f"map it with --class-map '{class_dir.name}=CLASS' "
+                                f"or leave it out with '{class_dir.name}={SKIP}' ({NAME} expects {LAYOUT})")
+        files = common.class_images(class_dir, f"put its images back, or leave it out with --class-map "
+                                               f"'{class_dir.name}={SKIP}'")
+        for f in files:
+            rel = f.relative_to(root).as_posix()
+            samples.append(common.Sample(f, label, _subject(pattern, rel, f) if pattern else None))
+    report = {"layout": f"{len(class_dirs) - len(skipped_dirs)} class folders: {len(samples)} files"}
+    if mapping:
+        report["class map"] = ", ".join(f"{k}={v}" for k, v in mapping.items())
+    if skipped_dirs:
+        report["skipped folders"] = ", ".join(skipped_dirs)
+    options = {"class_map": class_map, "subject_regex": subject_regex, "size": size, "crop_faces": crop_faces,
+               "if_no_face": if_no_face, "skip_corrupt": skip_corrupt}
+    return common.build_dataset(samples, name=name, importer=NAME, version=VERSION, options=options, report=report,
+                                size=size, skip_corrupt=skip_corrupt, crop_faces=crop_faces, if_no_face=if_no_face,
+                                root=root, subjects=pattern is not None)
+
+
+def _subject(pattern, rel: str, f: Path) -> str:
+    m = pattern.search(rel)
+    if not m:
+        raise DataError(f"{f}: --subject-regex '{pattern.pattern}' does not match its path '{rel}'; fix the "
+                        "regex (it is searched in the path relative to PATH)")
+    if "subject" in pattern.groupindex:
+        value = m.group("subject")
+    else:
+        value = m.group(1) if pattern.groups else m.group(0)
+    if not value:
+        raise DataError(f"{f}: --subject-regex '{pattern.pattern}' matched '{rel}' but captured an empty subject id")
+    return value
+
+
+IMPORTERS.add(NAME, Importer(
+    name=NAME, version=VERSION, load=load,
+    description="any <class>/<image> export (TFEID, MUG, RAF-DB ...), classes from folder names",
+    options=[
+        Option("--class-map", "map folder names to classes, e.g. 'joy=happy,mad=angry'; 'name=skip' leaves a folder "
+                              "out; unmapped folders are read as emotion names (anger, happiness, ...)"),
+        Option("--subject-regex", "regular expression searched in each image's path relative to PATH; its group "
+                                  "'subject', else its first group, is the subject id (e.g. '^[^/]+/(s\\d+)_')"),
+        common.size_option(None, "by default images keep their size and must all share it"),
+        common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
+    ],
+), family="importers")

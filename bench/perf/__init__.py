@@ -1,0 +1,1 @@
+"""``bench perf``: benchmarks that time fer-bench's path beside a reference and print the ratio."""

@@ -1,0 +1,53 @@
+"""Per-fold scores computed from true labels and class probabilities (scikit-learn's metrics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+from bench.core.emotions import EMOTIONS
+
+# Which way is better, for every scalar the leaderboard may rank by.
+HIGHER_IS_BETTER = {"accuracy": True, "balanced_accuracy": True, "macro_f1": True, "fit_time_s": False,
+                    "predict_ms_per_image": False, "model_size": False}
+
+
+def align_proba(proba: np.ndarray, model_classes: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
+    """Columns of ``proba`` (ordered as ``model_classes``) placed into the dataset's class order.
+
+    A class the model never saw in training gets probability 0.
+    """
+    out = np.zeros((len(proba), len(classes)), dtype=np.float64)
+    pos = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(np.asarray(model_classes).tolist()):
+        out[:, pos[int(c)]] = proba[:, j]
+    return out
+
+
+def score(y_true: np.ndarray, proba: np.ndarray, classes: tuple[int, ...]) -> dict[str, Any]:
+    """Accuracy, balanced accuracy, macro-F1, per-class P/R/F1/support and the confusion matrix."""
+    cls = np.asarray(classes)
+    y_pred = cls[np.argmax(proba, axis=1)]
+    present = [c for c in classes if np.any(y_true == c)]
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(classes), zero_division=0)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(y_true) else float("nan"),
+        # Macro over classes present in this test set: a class absent from the test set has no F1 to average.
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
+        "per_class": {
+            EMOTIONS[c]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, c in enumerate(classes)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=list(classes)).tolist(),
+        "labels": [EMOTIONS[c] for c in classes],
+    }

@@ -1,0 +1,121 @@
+"""``bench dashboard``: optuna-dashboard on a run's tuning studies, bound to loopback unless told otherwise.
+
+The server is optuna-dashboard's WSGI app under the standard library's ``wsgiref`` server (what
+``optuna_dashboard.run_server`` does), run by a ``DashboardServer`` that can also be stopped from code: tests
+start it on a free port, read ``/api/studies`` and shut it down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from bench.core.errors import BenchError, ConfigError
+
+LOOPBACK = "127.0.0.1"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The dashboard polls its API every few seconds; one log line per request would drown the terminal.
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        pass
+
+
+def storage_for(run: str | None, storage: str | None) -> str:
+    """The storage URL from ``bench dashboard RUN`` or ``--storage URL`` (exactly one of them)."""
+    from bench.run.tuning import default_storage
+
+    if storage and run:
+        raise ConfigError("give a run folder or --storage, not both")
+    if storage:
+        return storage
+    if not run:
+        raise ConfigError("name a run folder (bench dashboard results/RUN) or a --storage URL")
+    db = Path(run) / "optuna.db"
+    if not db.is_file():
+        raise ConfigError(f"{db} does not exist: run 'bench tune ... --name {Path(run).name}' or "
+                          "'bench run ... --tune N' first, or pass --storage URL")
+    return default_storage(run)
+
+
+class DashboardServer:
+    """optuna-dashboard served from a background thread; ``stop()`` shuts it down and joins the thread."""
+
+    def __init__(self, storage: str, host: str = LOOPBACK, port: int = 8080) -> None:
+        import optuna_dashboard
+
+        from bench.run.tuning import open_storage
+
+        # No heartbeat: the dashboard only reads, and must not fail the trials of running tuners.
+        app = optuna_dashboard.wsgi(open_storage(storage, heartbeat=None))
+        try:
+            self._server: WSGIServer = make_server(host, port, app, handler_class=_QuietHandler)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port") from exc
+        self.storage = storage
+        self.host = host
+        self.port = int(self._server.server_port)  # the real one when port 0 asked for a free port
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=f"optuna-dashboard:{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/dashboard/"
+
+    def start(self) -> DashboardServer:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()  # returns once serve_forever has left its loop
+            self._thread.join(timeout)
+        self._server.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until Ctrl-C."""
+        try:
+            self._server.serve_forever(poll_interval=0.5)
+        finally:
+            self._server.server_close()
+
+    def __enter__(self) -> DashboardServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def start_dashboard(storage: str, host: str = LOOPBACK, port: int = 8080) -> DashboardServer:
+    """Start optuna-dashboard on ``storage`` in a background thread (port 0: any free port)."""
+    return DashboardServer(storage, host, port).start()
+
+
+def add_dashboard_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", nargs="?", default=None, help="run folder whose optuna.db to open")
+    p.add_argument("--storage", default=None, help="SQLAlchemy URL of a study storage instead of a run folder")
+    p.add_argument("--host", default=LOOPBACK,
+                   help=f"address to bind (default {LOOPBACK}: this machine only; 0.0.0.0 exposes the studies "
+                        "to the network)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks a free one)")
+
+
+def dashboard_from_args(args: argparse.Namespace) -> int:
+    """``bench dashboard``: serve until Ctrl-C."""
+    try:
+        import optuna_dashboard  # noqa: F401 - only checking that it is installed
+    except ImportError as exc:
+        raise BenchError("optuna-dashboard is not installed; pip install optuna-dashboard") from exc
+    storage = storage_for(args.run, args.storage)
+    server = DashboardServer(storage, args.host, args.port)
+    print(f"optuna-dashboard on {storage}: {server.url} (Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("dashboard stopped", file=sys.stderr)
+    return 0
