@@ -14,18 +14,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from baselines.classifiers import EigenPCA, make_classifier
-from baselines.features import DWTFeatures, GaborFeatures, HOGFeatures, LBPFeatures, PixelFeatures
+from baselines.classifiers.pca import EigenPCA
+from baselines.registry import CLASSIFIERS, FEATURES
 from baselines.sizes import model_size
 from bench.core.errors import ConfigError
-
-FEATURES: dict[str, type] = {
-    "lbp": LBPFeatures,
-    "hog": HOGFeatures,
-    "dwt": DWTFeatures,
-    "pixels": PixelFeatures,
-    "gabor": GaborFeatures,
-}
 
 
 class FERPipeline(Pipeline):
@@ -74,13 +66,12 @@ class FERPipeline(Pipeline):
 
 def make_pipeline(feature: str, classifier: str, seed: int = 0, *, pca: int | None = None,
                   **params: Any) -> FERPipeline:
-    """A fresh, unfitted pipeline; ``params`` are ``set_params`` keys such as ``features__grid=7``."""
-    if feature not in FEATURES:
-        raise ConfigError(f"feature '{feature}' is unknown; use one of {', '.join(FEATURES)}")
-    steps: list[tuple[str, Any]] = [("features", FEATURES[feature]()), ("scale", StandardScaler())]
+    """A fresh, unfitted pipeline of registered components; ``params`` are ``set_params`` keys such as
+    ``features__grid=7``."""
+    steps: list[tuple[str, Any]] = [("features", FEATURES.get(feature).transformer()), ("scale", StandardScaler())]
     if pca is not None:
         steps.append(("pca", EigenPCA(n_components=pca, random_state=seed)))
-    steps.append((classifier, make_classifier(classifier, seed)))
+    steps.append((classifier, CLASSIFIERS.get(classifier).build(seed)))
     pipe = FERPipeline(steps)
     if params:
         valid = pipe.get_params(deep=True)

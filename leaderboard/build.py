@@ -15,12 +15,15 @@ from tabulate import tabulate
 from bench.core.errors import BenchError
 from bench.results import stats
 from bench.results.folder import RunFolder
+from protocols import PROTOCOLS, Protocol
 
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 DEFAULT_ROOTS = ("results",)
-CROSS_VARIANTS = ("zero-shot", "target-only", "fusion", "ft-fc", "ft-fc+cl", "ft-all")
-STRATEGY = {"zero-shot": "BL", "target-only": "SCRATCH", "fusion": "FU", "ft-fc": "FC", "ft-fc+cl": "FC+CL",
-            "ft-all": "RE"}
+# How a test set is abbreviated in the variants layout's column heads ("zero-shot src/tgt").
+_SHORT = {"source": "src", "target": "tgt"}
+
+# One run as the tables see it: its folder, manifest and metrics frame.
+Run = tuple[RunFolder, dict[str, Any], pd.DataFrame]
 
 
 # ---------------------------------------------------------------------- discovery
@@ -38,24 +41,26 @@ def discover_runs(paths: list[str] | None) -> list[RunFolder]:
     return sorted(found.values(), key=lambda r: r.path.name)
 
 
-def _data_label(manifest: dict[str, Any]) -> str:
-    cfg = manifest["config"]
-    return f"{cfg['source']} -> {cfg['target']}" if cfg["protocol"] == "cross" else cfg["dataset"]
+def protocol_of(manifest: dict[str, Any]) -> type[Protocol]:
+    return PROTOCOLS.get(manifest["config"]["protocol"])
 
 
-def _leakage_flags(run: RunFolder) -> dict[str, str]:
-    """Per fold: a short text of what leaked between train and test ('' when nothing)."""
+def _data_title(manifest: dict[str, Any]) -> str:
+    return protocol_of(manifest).data_title(manifest["config"])
+
+
+def _leakage(run: RunFolder) -> dict[str, tuple[int, int]]:
+    """Per fold: (shared subjects, duplicate images) between train/val and its test sets."""
     path = run.path / "leakage.json"
     if not path.exists():
         return {}
     report = json.loads(path.read_text())
-    flags: dict[str, str] = {}
+    out: dict[str, tuple[int, int]] = {}
     for fold_id, per_test in report.get("folds", {}).items():
-        subj = sum(int(v.get("shared_subjects") or 0) for v in per_test.values() if isinstance(v, dict))
-        dup = sum(int(v.get("duplicate_images", 0)) for v in per_test.values() if isinstance(v, dict))
-        parts = ([f"{subj} subj"] if subj else []) + ([f"{dup} dup"] if dup else [])
-        flags[fold_id] = ", ".join(parts)
-    return flags
+        tests = [v for v in per_test.values() if isinstance(v, dict)]
+        out[fold_id] = (sum(int(v.get("shared_subjects") or 0) for v in tests),
+                        sum(int(v.get("duplicate_images", 0)) for v in tests))
+    return out
 
 
 # ---------------------------------------------------------------------- formatting helpers
@@ -74,13 +79,9 @@ def _seconds(x: float) -> str:
     return "—" if x is None or not np.isfinite(x) else (f"{x:.2f}" if x < 10 else f"{x:.0f}")
 
 
-def _leak_summary(flags: dict[str, str], fold_ids: list[str]) -> str:
-    subj = dup = 0
-    for f in fold_ids:
-        for part in filter(None, (flags.get(f) or "").split(", ")):
-            n, kind = part.split(" ")
-            subj += int(n) if kind == "subj" else 0
-            dup += int(n) if kind == "dup" else 0
+def _leak_summary(leakage: dict[str, tuple[int, int]], fold_ids: list[str]) -> str:
+    subj = sum(leakage.get(f, (0, 0))[0] for f in fold_ids)
+    dup = sum(leakage.get(f, (0, 0))[1] for f in fold_ids)
     parts = ([f"identity: {subj} subj"] if subj else []) + ([f"{dup} dup img"] if dup else [])
     return "; ".join(parts) or "none"
 
@@ -91,25 +92,25 @@ def _md(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------- tables
-def single_table(runs: list[tuple[RunFolder, dict[str, Any], pd.DataFrame]]) -> str:
+def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
     rows = []
     for run, manifest, frame in runs:
-        flags = _leakage_flags(run)
-        ok = frame[(frame.status == "ok") & (frame.testset == "test")]
+        leakage = _leakage(run)
+        ok = frame[(frame.status == "ok") & (frame.testset == protocol.primary_testset)]
         for model, g in ok.groupby("model", sort=True):
             g = g.sort_values("fold")
             trials = int(g.tuned_trials.max()) if "tuned_trials" in g and g.tuned_trials.notna().any() else 0
             row = {"model": model + (f" (tuned, {trials} trials)" if trials else ""), "_acc": g.accuracy.mean(), "accuracy": _mean_std(g.accuracy),
                    "macro-F1": _mean_std(g.macro_f1), "bal. acc": _mean_std(g.balanced_accuracy),
                    "folds": str(len(g)), "fit s": _seconds(g.fit_time_s.mean()),
-                   "leakage": _leak_summary(flags, list(g.fold)), "run": manifest["run_id"],
+                   "leakage": _leak_summary(leakage, list(g.fold)), "run": manifest["run_id"],
                    "_run": run, "_folds": g, "_pairing": (manifest.get("config_key"), manifest.get("dataset_fingerprint"))}
-            row["95% CI"] = _interval(row)
+            row["95% CI"] = _interval(row, protocol.primary_testset)
             rows.append(row)
     rows.sort(key=lambda r: (-r["_acc"], r["model"], r["run"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = str(i)
-        r["p vs #1"] = "—" if i == 1 else _p_vs_top(rows[0], r)
+        r["p vs #1"] = "—" if i == 1 else _p_vs_top(rows[0], r, protocol.primary_testset)
     cols = ["rank", "model", "accuracy", "95% CI", "p vs #1", "macro-F1", "bal. acc", "folds", "fit s", "leakage",
             "run"]
     note = ("95% CI of the accuracy: Student t over folds (optimistic for k-fold CV, whose folds share training "
@@ -122,29 +123,29 @@ def single_table(runs: list[tuple[RunFolder, dict[str, Any], pd.DataFrame]]) -> 
 
 
 # ---------------------------------------------------------------------- statistics columns
-def _test_correctness(run: RunFolder, model: str, fold_id: str) -> pd.Series | None:
+def _test_correctness(run: RunFolder, model: str, fold_id: str, testset: str) -> pd.Series | None:
     """Per test sample (dataset index -> correct?) of one unit, from its stored predictions."""
     path = run.predictions_path(model, fold_id)
     if not path.exists():
         return None
     pred = pd.read_csv(path, usecols=["index", "testset", "y_true", "y_pred"])
-    pred = pred[pred.testset == "test"]
+    pred = pred[pred.testset == testset]
     return pd.Series((pred.y_true == pred.y_pred).to_numpy(), index=pred["index"].to_numpy())
 
 
-def _interval(row: dict[str, Any]) -> str:
+def _interval(row: dict[str, Any], testset: str) -> str:
     g = row["_folds"]
     if len(g) >= 2:
         lo, hi = stats.t_interval(g.accuracy.to_numpy(dtype=float))
     else:
-        correct = _test_correctness(row["_run"], row["model"], g.fold.iloc[0])
+        correct = _test_correctness(row["_run"], row["model"], g.fold.iloc[0], testset)
         if correct is None or correct.empty:
             return "—"
         lo, hi = stats.bootstrap_interval(correct.to_numpy(dtype=float))
     return f"[{_pct(lo)}, {_pct(hi)}]" if np.isfinite(lo) else "—"
 
 
-def _p_vs_top(top: dict[str, Any], row: dict[str, Any]) -> str:
+def _p_vs_top(top: dict[str, Any], row: dict[str, Any], testset: str) -> str:
     """p-value of 'top and row score the same' on their shared folds; '—' when they are not paired."""
     if top["_pairing"] != row["_pairing"] or None in top["_pairing"]:
         return "—"  # other splits (another seed or dataset): per-fold scores are not paired
@@ -160,34 +161,41 @@ def _p_vs_top(top: dict[str, Any], row: dict[str, Any]) -> str:
                                               b.loc[common].accuracy.to_numpy(dtype=float), n_train, n_test)
         return stats.format_p(res.p_value)
     if len(common) == 1 and len(a) == 1 and len(b) == 1:
-        ca = _test_correctness(top["_run"], top["model"], common[0])
-        cb = _test_correctness(row["_run"], row["model"], common[0])
+        ca = _test_correctness(top["_run"], top["model"], common[0], testset)
+        cb = _test_correctness(row["_run"], row["model"], common[0], testset)
         if ca is None or cb is None or ca.empty or set(ca.index) != set(cb.index):
             return "—"
         return stats.format_p(stats.mcnemar(ca.sort_index().to_numpy(), cb.sort_index().to_numpy()).p_value)
     return "—"
 
 
-def inflation_lines(groups: dict[tuple[str, str], list]) -> list[str]:
-    """'model: random 81.2% vs subject-disjoint 63.4% (+17.8 points ...)' for models run both ways on a dataset."""
+def inflation_lines(groups: dict[tuple[str, str], list[Run]]) -> list[str]:
+    """'model: random 81.2% vs subject-disjoint 63.4% (+17.8 points ...)' for models run both ways on a dataset:
+    under a protocol that shares people between train and test and under a subject-disjoint one."""
     means: dict[tuple[str, str], dict[str, float]] = {}
-    for (protocol, data), runs in groups.items():
-        if protocol not in ("random", "kfold", "subject"):
+    roles: dict[str, str] = {}
+    for (name, data), runs in groups.items():
+        protocol = PROTOCOLS.get(name)
+        if protocol.inflation_role is None:
             continue
-        ok = pd.concat([f[(f.status == "ok") & (f.testset == "test")] for _r, _m, f in runs])
+        roles[name] = protocol.inflation_role
+        ok = pd.concat([f[(f.status == "ok") & (f.testset == protocol.primary_testset)] for _r, _m, f in runs])
         for model, acc in ok.groupby("model", sort=True).accuracy.mean().items():
-            means.setdefault((data, model), {})[protocol] = float(acc)
+            means.setdefault((data, model), {})[name] = float(acc)
+    leaky = sorted((n for n, r in roles.items() if r == "leaky"), key=lambda n: PROTOCOLS.get(n).rank, reverse=True)
+    honest = [n for n, r in roles.items() if r == "subject-disjoint"]
     lines = []
     for (data, model), per in sorted(means.items()):
-        if "subject" not in per:
-            continue
-        for leaky in ("random", "kfold"):
-            if leaky not in per:
+        for fair in honest:
+            if fair not in per:
                 continue
-            d = 100 * (per[leaky] - per["subject"])
-            why = " from identity leakage" if d > 0 else ": no inflation from identity leakage"
-            lines.append(f"- {data}: {model}: {leaky} {_pct(per[leaky])}% vs subject-disjoint "
-                         f"{_pct(per['subject'])}% ({d:+.1f} points{why})")
+            for name in leaky:
+                if name not in per:
+                    continue
+                d = 100 * (per[name] - per[fair])
+                why = " from identity leakage" if d > 0 else ": no inflation from identity leakage"
+                lines.append(f"- {data}: {model}: {name} {_pct(per[name])}% vs subject-disjoint "
+                             f"{_pct(per[fair])}% ({d:+.1f} points{why})")
     return lines
 
 
@@ -197,47 +205,56 @@ def _variant_means(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     return {k: v for k, v in ok.groupby(["model", "variant", "testset"]).accuracy.mean().items()}
 
 
-def cross_tables(runs: list[tuple[RunFolder, dict[str, Any], pd.DataFrame]]) -> str:
-    parts = []
-    rows, mem_rows = [], []
+def variant_tables(runs: list[Run], protocol: type[Protocol]) -> str:
+    """One column per fold variant with every test set's accuracy, ranked on the primary test set; and the
+    memory-integrity table: each variant against the first (baseline) variant on every test set."""
+    testsets, primary = protocol.testsets, protocol.primary_testset
+    short = "/".join(_SHORT.get(t, t) for t in testsets)
+    base = protocol.variants[0]
     all_variants = {k[1] for _r, _m, f in runs for k in _variant_means(f)}
-    variants = [v for v in CROSS_VARIANTS if v in all_variants]
-    extra = sorted(all_variants - set(CROSS_VARIANTS))  # target-fraction variants, e.g. fusion@0.5
+    known = [v.name for v in protocol.variants if v.name in all_variants]
+    extra = sorted(all_variants - set(known))  # target-fraction variants, e.g. fusion@0.5
+    rows, mem_rows = [], []
     for _run, manifest, frame in runs:
         means = _variant_means(frame)
         for model in sorted({k[0] for k in means}):
             row: dict[str, Any] = {"model": model, "run": manifest["run_id"]}
             best = -1.0
-            for v in variants + extra:
-                s, t = means.get((model, v, "source")), means.get((model, v, "target"))
-                row[f"{v} src/tgt"] = "—" if t is None else f"{_pct(s)} / {_pct(t)}"
-                best = max(best, t if t is not None else -1.0)
+            for v in known + extra:
+                acc = [means.get((model, v, t)) for t in testsets]
+                main = means.get((model, v, primary))
+                row[f"{v} {short}"] = "—" if main is None else " / ".join(_pct(a) for a in acc)
+                best = max(best, main if main is not None else -1.0)
             row["_best"] = best
             rows.append(row)
-            bl_s, bl_t = means.get((model, "zero-shot", "source")), means.get((model, "zero-shot", "target"))
-            for v in variants + extra:
-                s, t = means.get((model, v, "source")), means.get((model, v, "target"))
-                if t is None:
+            baseline = {t: means.get((model, base.name, t)) for t in testsets}
+            for v in known + extra:
+                if means.get((model, v, primary)) is None:
                     continue
-                base = v.split("@")[0]
-                mem_rows.append({"model": model, "strategy": STRATEGY.get(base, base) + v[len(base):],
-                                 "variant": v, "source acc": _pct(s),
-                                 "Δ source vs BL": "—" if bl_s is None or s is None else f"{100 * (s - bl_s):+.1f}",
-                                 "target acc": _pct(t),
-                                 "Δ target vs BL": "—" if bl_t is None else f"{100 * (t - bl_t):+.1f}",
-                                 "run": manifest["run_id"]})
-    cols = ["rank", "model"] + [f"{v} src/tgt" for v in variants + extra] + ["run"]
+                mem: dict[str, Any] = {"model": model, "strategy": protocol.strategy(v), "variant": v}
+                for t in testsets:
+                    a, b = means.get((model, v, t)), baseline[t]
+                    missing = b is None or (a is None and t != primary)
+                    mem[f"{t} acc"] = _pct(a)
+                    mem[f"Δ {t} vs {base.strategy}"] = "—" if missing else f"{100 * (a - b):+.1f}"
+                mem["run"] = manifest["run_id"]
+                mem_rows.append(mem)
+    cols = ["rank", "model"] + [f"{v} {short}" for v in known + extra] + ["run"]
     rows.sort(key=lambda r: (-r["_best"], r["model"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = str(i)
-    parts.append("Accuracy (%) on the source test set / the target test set, per training variant; "
-                 "ranked by the best target accuracy.\n")
-    parts.append(_md(rows, cols))
-    parts.append("\nMemory integrity (paper 002, Fig. 6): every strategy scored on both test sets; "
-                 "Δ is the change against the source-trained model applied as is (BL).\n")
-    parts.append(_md(mem_rows, ["model", "strategy", "variant", "source acc", "Δ source vs BL", "target acc",
-                                "Δ target vs BL", "run"]))
+    sets = " / ".join(f"the {t} test set" for t in testsets)
+    parts = [f"Accuracy (%) on {sets}, per training variant; ranked by the best {primary} accuracy.\n",
+             _md(rows, cols),
+             f"\nMemory integrity (paper 002, Fig. 6): every strategy scored on {' and '.join(_both(testsets))}; "
+             f"Δ is the change against {base.meaning} ({base.strategy}).\n",
+             _md(mem_rows, ["model", "strategy", "variant"]
+                 + [c for t in testsets for c in (f"{t} acc", f"Δ {t} vs {base.strategy}")] + ["run"])]
     return "\n".join(parts)
+
+
+def _both(testsets: tuple[str, ...]) -> list[str]:
+    return ["both test sets"] if len(testsets) == 2 else [f"the {t} test set" for t in testsets]
 
 
 def _not_ok(runs) -> str:
@@ -251,18 +268,18 @@ def _not_ok(runs) -> str:
 
 def render(run_folders: list[RunFolder]) -> str:
     """The whole leaderboard markdown for these runs (deterministic: same folders, same bytes)."""
-    groups: dict[tuple[str, str], list] = {}
+    groups: dict[tuple[str, str], list[Run]] = {}
     for run in run_folders:
         manifest = run.read_manifest()
         frame = run.metrics_frame()
-        key = (manifest["config"]["protocol"], _data_label(manifest))
+        key = (manifest["config"]["protocol"], _data_title(manifest))
         groups.setdefault(key, []).append((run, manifest, frame))
     out = []
-    order = {"cross": 0, "subject": 1, "kfold": 2, "random": 3, "official": 4}
-    for (protocol, data), runs in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+    for (name, data), runs in sorted(groups.items(), key=lambda kv: (PROTOCOLS.get(kv[0][0]).rank, kv[0][1])):
+        protocol = PROTOCOLS.get(name)
         desc = runs[0][1]["protocol"]["description"]
-        out.append(f"### {protocol}: {data}\n\n_{desc}_\n")
-        out.append(cross_tables(runs) if protocol == "cross" else single_table(runs))
+        out.append(f"### {name}: {data}\n\n_{desc}_\n")
+        out.append(variant_tables(runs, protocol) if protocol.layout == "variants" else single_table(runs, protocol))
         out.append(_not_ok(runs))
     lines = inflation_lines(groups)
     if lines:

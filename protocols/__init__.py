@@ -1,7 +1,8 @@
 """Evaluation protocols: objects whose ``split(dataset)`` yields train / validation / test folds.
 
-``PROTOCOLS`` maps the CLI names (random, kfold, subject, official, cross) to the classes;
-``make_protocol`` turns the CLI's generic options into one of them.
+Each protocol is one file that registers its class in ``PROTOCOLS`` (``@register_protocol``) with its
+vocabulary (``protocols.base.Protocol``); the registry finds the files itself. ``make_protocol`` turns the
+CLI's generic options into one of them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import ConfigError
-from bench.core.registry import Registry
-from protocols.base import Fold, Protocol
+from protocols.base import PROTOCOLS, Fold, Protocol, Variant, register_protocol
 from protocols.cross import CrossDataset, merge_domains
 from protocols.holdout import RandomHoldout
 from protocols.kfold import StratifiedKFoldProtocol
@@ -24,12 +24,9 @@ from protocols.subject import SubjectKFold
 
 __all__ = [
     "PROTOCOLS", "CrossDataset", "Fold", "OfficialSplit", "Protocol", "RandomHoldout", "StratifiedKFoldProtocol",
-    "SubjectKFold", "coverage", "fold_leakage", "make_protocol", "merge_domains",
+    "SubjectKFold", "Variant", "coverage", "fold_leakage", "make_protocol", "merge_domains", "register_protocol",
 ]
 
-PROTOCOLS: Registry[type[Protocol]] = Registry("protocol")
-for _cls in (RandomHoldout, StratifiedKFoldProtocol, SubjectKFold, OfficialSplit, CrossDataset):
-    PROTOCOLS.add(_cls.name, _cls)
 
 
 def _parse_folds(folds: int | str | None) -> int | str | None:

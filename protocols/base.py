@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +18,7 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, Str
 
 from bench.core.emotions import EMOTIONS
 from bench.core.errors import ConfigError, DataError
+from bench.core.registry import Registry
 from bench.data.dataset import FERDataset
 
 # sklearn warns per call when a class is rarer than n_splits; protocols warn once per split with the fix instead.
@@ -56,17 +57,46 @@ class Fold:
         return np.concatenate(list(self.tests.values())) if len(self.tests) > 1 else next(iter(self.tests.values()))
 
 
+@dataclass(frozen=True)
+class Variant:
+    """A kind of fold a protocol yields (cross-dataset: ``zero-shot`` ...), with its label in the papers."""
+
+    name: str
+    strategy: str
+    meaning: str
+
+
 class Protocol(ABC):
     """Base class: ``split(dataset)`` yields Folds; ``get_n_splits(dataset)`` says how many.
 
-    ``folds_param`` names the parameter that the CLI's generic ``--folds`` sets ("folds", "repeats" or None
-    when the protocol has a fixed number of folds); ``accepts_loso`` says whether ``--folds loso`` means
-    something to it. ``protocols.make_protocol`` reads both, so a new protocol needs no change there.
+    A protocol owns its vocabulary, so the engine, tuning, leaderboard and reports ask it instead of testing
+    its name:
+
+    - ``data_roles``: the dataset options it loads (``dataset``; cross-dataset: ``source`` and ``target``), and
+      ``prepare`` turns the loaded datasets into the one dataset ``split`` receives;
+    - ``testsets`` / ``primary_testset``: the test sets of each fold and the one that ranks models;
+    - ``variants``: the kinds of folds it yields (empty: all folds alike) and their strategy labels;
+    - ``layout``: the leaderboard table it gets, ``"folds"`` (mean over folds, CI, paired p-values) or
+      ``"variants"`` (one column per variant on every test set, and the memory-integrity table);
+    - ``inflation_role``: ``"leaky"`` when people are shared between train and test, ``"subject-disjoint"``
+      when never; the leaderboard compares the two on the same data;
+    - ``cli_options``: the command-line options it reads, for ``bench protocols``;
+    - ``folds_param`` names the parameter the generic ``--folds`` sets ("folds", "repeats" or None when the
+      number of folds is fixed) and ``accepts_loso`` whether ``--folds loso`` means something to it.
     """
 
     name: str = ""
+    summary: str = ""
     folds_param: str | None = None
     accepts_loso: bool = False
+    data_roles: tuple[str, ...] = ("dataset",)
+    testsets: tuple[str, ...] = ("test",)
+    primary_testset: str = "test"
+    variants: tuple[Variant, ...] = ()
+    layout: str = "folds"
+    inflation_role: str | None = None
+    rank: int = 50  # position of its tables in the leaderboard
+    cli_options: dict[str, str] = {}
 
     @abstractmethod
     def split(self, dataset: FERDataset) -> Iterator[Fold]:
@@ -76,6 +106,38 @@ class Protocol(ABC):
         if dataset is None:
             raise ConfigError(f"protocol '{self.name}' needs the dataset to count its folds")
         return sum(1 for _ in self.split(dataset))
+
+    @classmethod
+    def prepare(cls, datasets: Mapping[str, FERDataset]) -> FERDataset:
+        """The dataset ``split`` works on, from the loaded datasets of ``data_roles``."""
+        return datasets[cls.data_roles[0]]
+
+    @classmethod
+    def data_label(cls, specs: Mapping[str, str]) -> str:
+        """The data part of run and study names: ``synth-lab``, ``synth-wild-to-synth-lab``."""
+        return "-to-".join(str(specs[r]) for r in cls.data_roles)
+
+    @classmethod
+    def data_title(cls, specs: Mapping[str, str]) -> str:
+        """The data as the leaderboard heads it: ``synth-lab``, ``synth-wild -> synth-lab``."""
+        return " -> ".join(str(specs[r]) for r in cls.data_roles)
+
+    @classmethod
+    def variant(cls, fold_variant: str) -> Variant | None:
+        """The variant a fold's ``variant`` belongs to (``fusion@0.5`` -> fusion), or None."""
+        base = fold_variant.split("@")[0]
+        return next((v for v in cls.variants if v.name == base), None)
+
+    @classmethod
+    def strategy(cls, fold_variant: str) -> str:
+        """A fold variant's label in the papers: ``fusion@0.5`` -> ``FU@0.5``; unknown ones as they are."""
+        v = cls.variant(fold_variant)
+        return fold_variant if v is None else v.strategy + fold_variant[len(v.name):]
+
+    @classmethod
+    def variant_rank(cls, fold_variant: str) -> int:
+        v = cls.variant(fold_variant)
+        return len(cls.variants) if v is None else cls.variants.index(v)
 
     def config(self) -> dict:
         """The protocol's parameters, stored in the run manifest."""
@@ -88,6 +150,26 @@ class Protocol(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({params})"
+
+
+PROTOCOLS: Registry[type[Protocol]] = Registry("protocol")
+PROTOCOLS.declare_family("protocols", "protocols")
+LAYOUTS = ("folds", "variants")
+
+
+def register_protocol(cls: type[Protocol]) -> type[Protocol]:
+    """Class decorator: register a protocol under its ``name``, after checking its vocabulary."""
+    what = f"protocol '{cls.name}'"
+    if not cls.summary:
+        raise ConfigError(f"{what}: registration is missing 'summary' (one line for bench protocols)")
+    if cls.layout not in LAYOUTS:
+        raise ConfigError(f"{what}: layout '{cls.layout}' is not one of {', '.join(LAYOUTS)}")
+    if cls.primary_testset not in cls.testsets:
+        raise ConfigError(f"{what}: primary_testset '{cls.primary_testset}' is not one of its testsets")
+    if cls.layout == "variants" and not cls.variants:
+        raise ConfigError(f"{what}: the 'variants' layout needs its variants")
+    PROTOCOLS.add(cls.name, cls, family="protocols")
+    return cls
 
 
 # ---------------------------------------------------------------------------- parameter checks

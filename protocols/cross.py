@@ -10,7 +10,7 @@ forgetting of the source shows.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -19,10 +19,12 @@ from bench.data.dataset import FERDataset, align_labels, concat
 from protocols.base import (
     Fold,
     Protocol,
+    Variant,
     check_count,
     check_fraction,
     grouped_holdout,
     pct,
+    register_protocol,
     stratified_holdout,
 )
 
@@ -30,6 +32,14 @@ DOMAINS = ("source", "target")
 
 # Deep-only strategies: start from the zero-shot (source-trained) model and fine-tune on the target.
 FINETUNE = (("ft-fc", "FC", "head"), ("ft-fc+cl", "FC+CL", "head+last"), ("ft-all", "RE", "all"))
+VARIANTS = (
+    Variant("zero-shot", "BL", "the source-trained model applied as is"),
+    Variant("target-only", "SCRATCH", "trained on the target alone"),
+    Variant("fusion", "FU", "trained on source + target training data"),
+    Variant("ft-fc", "FC", "the source model with its dense layers fine-tuned on the target (deep only)"),
+    Variant("ft-fc+cl", "FC+CL", "dense layers and last conv block fine-tuned (deep only)"),
+    Variant("ft-all", "RE", "every layer fine-tuned on the target (deep only)"),
+)
 
 
 def merge_domains(source: FERDataset, target: FERDataset, *, name: str | None = None) -> FERDataset:
@@ -68,6 +78,7 @@ def _fold(variant: str, strategy: str, train: np.ndarray, val: np.ndarray, fract
                 info={"strategy": strategy, "target_fraction": fraction, **info})
 
 
+@register_protocol
 class CrossDataset(Protocol):
     """Source -> target folds on a dataset from ``merge_domains``.
 
@@ -93,7 +104,19 @@ class CrossDataset(Protocol):
     """
 
     name = "cross"
+    summary = "source -> target: every adaptation strategy scored on both test sets (papers 000, 002)"
     folds_param = "repeats"
+    data_roles = DOMAINS
+    testsets = DOMAINS
+    primary_testset = "target"
+    variants = VARIANTS
+    layout = "variants"
+    rank = 0
+    cli_options = {"--source / --target": "the two datasets (default synth-wild -> synth-lab)",
+                   "--test-size": "test fraction of each domain (default 0.2)",
+                   "--val-size": "validation fraction of each domain's training part (default 0.1)",
+                   "--target-fraction": "fractions of the target training data, e.g. 0.5,1.0 (default 1.0)",
+                   "--folds N": "N repeats with seeds seed .. seed+N-1 (default 1)"}
 
     def __init__(self, *, test_size: float = 0.2, val_size: float = 0.1, repeats: int = 1,
                  target_fractions: Sequence[float] = (1.0,), seed: int = 0) -> None:
@@ -108,6 +131,10 @@ class CrossDataset(Protocol):
             raise ConfigError(f"--target-fraction needs distinct fractions, got {list(fractions)}")
         self.target_fractions = tuple(float(f) for f in fractions)
         self.seed = int(seed)
+
+    @classmethod
+    def prepare(cls, datasets: Mapping[str, FERDataset]) -> FERDataset:
+        return merge_domains(datasets["source"], datasets["target"])
 
     def get_n_splits(self, dataset: FERDataset | None = None) -> int:
         per_fraction = 2 + len(FINETUNE)  # target-only, fusion, ft-*

@@ -16,11 +16,13 @@ from protocols.base import (
     check_fraction,
     pct,
     rarest_class,
+    register_protocol,
     require_samples,
     stratified_holdout,
 )
 
 
+@register_protocol
 class RandomHoldout(Protocol):
     """Stratified train / validation / test hold-out (``StratifiedShuffleSplit``), ``repeats`` times.
 
@@ -34,6 +36,13 @@ class RandomHoldout(Protocol):
     """
 
     name = "random"
+    summary = "stratified random hold-out (the papers' 90/10, 60/20/20 ...): people may sit in train and test"
+    inflation_role = "leaky"
+    rank = 3
+    cli_options = {"--dataset": "the dataset (default synth-lab)",
+                   "--test-size": "test fraction of the whole (default 0.1)",
+                   "--val-size": "validation fraction of the training part (default 0.1)",
+                   "--folds N": "N repeats with seeds seed .. seed+N-1 (default 1)"}
     folds_param = "repeats"
 
     def __init__(self, *, test_size: float = 0.1, val_size: float = 0.1, train_size: float | None = None,

@@ -20,16 +20,23 @@ from protocols.base import (
     fold_ids,
     pct,
     rarest_class,
+    register_protocol,
     require_samples,
 )
 
 
+@register_protocol
 class StratifiedKFoldProtocol(Protocol):
     """``StratifiedKFold(folds, shuffle=True, random_state=seed)``; validation is a stratified ``val_size``
     of each fold's training part. Fold ids ``fold-00`` ... Not subject-disjoint: use ``subject`` for that.
     """
 
     name = "kfold"
+    summary = "stratified k-fold cross-validation: every sample tested once; people may sit in train and test"
+    inflation_role = "leaky"
+    rank = 2
+    cli_options = {"--dataset": "the dataset (default synth-lab)", "--folds N": "number of folds (default 10)",
+                   "--val-size": "validation fraction of each fold's training part (default 0.1)"}
     folds_param = "folds"
 
     def __init__(self, *, folds: int = 10, val_size: float = 0.1, seed: int = 0) -> None:

@@ -8,7 +8,15 @@ import numpy as np
 
 from bench.core.errors import ConfigError, DataError
 from bench.data.dataset import FERDataset
-from protocols.base import Fold, Protocol, carve_validation, check_fraction, pct, require_samples
+from protocols.base import (
+    Fold,
+    Protocol,
+    carve_validation,
+    check_fraction,
+    pct,
+    register_protocol,
+    require_samples,
+)
 
 # The spellings of split names in the common exports; compared lower-cased.
 DEFAULT_NAMES: dict[str, tuple[str, ...]] = {
@@ -27,6 +35,7 @@ def _names(role: str, value: str | tuple[str, ...] | list[str] | None) -> tuple[
     return tuple(n.strip().lower() for n in names)
 
 
+@register_protocol
 class OfficialSplit(Protocol):
     """One fold (id ``official``) from the per-sample column ``meta[column]``.
 
@@ -37,6 +46,10 @@ class OfficialSplit(Protocol):
     """
 
     name = "official"
+    summary = "the dataset's own split (FER2013: Training / PublicTest / PrivateTest), like PredefinedSplit"
+    rank = 4
+    cli_options = {"--dataset": "a dataset with an official split column (FER2013)",
+                   "--val-size": "validation fraction of train when the split has no validation part (default 0.1)"}
 
     def __init__(self, *, column: str = "split", train: str | tuple[str, ...] | None = None,
                  val: str | tuple[str, ...] | None = None, test: str | tuple[str, ...] | None = None,

@@ -24,6 +24,7 @@ from protocols.base import (
     check_fraction,
     fold_ids,
     pct,
+    register_protocol,
     require_samples,
 )
 
@@ -35,6 +36,7 @@ def require_subjects(dataset: FERDataset) -> np.ndarray:
     return dataset.subjects
 
 
+@register_protocol
 class SubjectKFold(Protocol):
     """Subject-disjoint folds. ``folds`` = k for ``StratifiedGroupKFold(k, shuffle=True, random_state=seed)``
     (class shares of each test fold kept close to the whole), or ``"loso"`` for ``LeaveOneGroupOut`` (one
@@ -42,6 +44,12 @@ class SubjectKFold(Protocol):
     """
 
     name = "subject"
+    summary = "subject-disjoint k-fold or leave-one-subject-out: nobody in two sides of a fold"
+    inflation_role = "subject-disjoint"
+    rank = 1
+    cli_options = {"--dataset": "the dataset, with subject ids (default synth-lab)",
+                   "--folds N|loso": "number of folds (default 10), or one fold per subject",
+                   "--val-size": "validation fraction of each fold's training subjects (default 0.1)"}
     folds_param = "folds"
     accepts_loso = True
 

@@ -35,7 +35,7 @@ from baselines.features import (
     reference_lbp,
 )
 from baselines.pipelines import make_pipeline
-from baselines.zoo import DEFAULT_SET
+from baselines.zoo import default_set
 from bench.core.errors import ConfigError, DataError
 from bench.core.models import MODELS, resolve_models
 
@@ -225,8 +225,9 @@ def test_registry_lists_every_pipeline_and_a_default_set():
     kinds = ("svm", "rbf", "knn", "lda", "logreg", "nb", "tree", "xgb")
     assert set(CLASSICAL) == {f"{f}-{k}" for f in features for k in kinds} | {"pca-svm"}
     default = {s.name for s in resolve_models("classical")}
-    assert default == {f"{f}-{k}" for f, k in DEFAULT_SET} | {"pca-svm"}
-    assert 15 <= len(default) <= 21
+    assert default == {f"{f}-{k}" for f, k in default_set()} | {"pca-svm"}
+    assert default == ({f"{f}-{k}" for f in ("lbp", "hog", "dwt") for k in ("svm", "rbf", "knn", "lda", "logreg")}
+                       | {"hog-xgb", "hog-nb", "hog-tree", "pixels-svm", "gabor-svm", "pca-svm"})
 
 
 @pytest.mark.parametrize("name", CLASSICAL)

@@ -84,8 +84,8 @@ def test_a_failing_model_is_recorded_and_the_others_finish(tmp_path):
         def fit(self, X, y):
             raise ValueError("boom")
 
-    MODELS.add("broken-test-model", ModelSpec("broken-test-model", "classical", lambda seed=0: Broken()),
-               family="classical")
+    MODELS.add("broken-test-model", ModelSpec("broken-test-model", "classical", lambda seed=0: Broken(), "broken",
+                                              search_space=lambda t: {}), family="classical")
     try:
         code = _run(tmp_path, "--protocol", "random", "--dataset", LAB, "--model", "broken-test-model,hog-svm")
     finally:
@@ -165,7 +165,8 @@ def test_models_receive_uint8_fold_subsets_never_float_copies(tmp_path):
         def predict(self, X):
             return np.repeat(self.classes_[:1], len(X))
 
-    MODELS.add("spy-test-model", ModelSpec("spy-test-model", "classical", lambda seed=0: Spy()), family="classical")
+    MODELS.add("spy-test-model", ModelSpec("spy-test-model", "classical", lambda seed=0: Spy(), "spy",
+                                           search_space=lambda t: {}), family="classical")
     try:
         assert _run(tmp_path, "--protocol", "kfold", "--dataset", LAB, "--model", "spy-test-model",
                     "--folds", "3") == 0

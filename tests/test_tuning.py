@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from bench.core.errors import BenchError, ConfigError
 from bench.core.models import ModelSpec
+from bench.run.config import study_name
 from bench.data import store as datastore
 from bench.data.dataset import FERDataset
 from bench.run.tuning import (
@@ -34,7 +35,6 @@ from bench.run.tuning import (
     apply_best,
     open_storage,
     sqlite_url,
-    study_name,
     tune_unit,
     tuned_estimator,
     tuning_path,
@@ -77,7 +77,7 @@ def tiny_space(trial) -> dict:
     return {"clf__C": trial.suggest_float("C", 1e-4, 1e2, log=True)}
 
 
-TINY_SPEC = ModelSpec(TINY_MODEL, "classical", tiny_logreg, search_space=tiny_space)
+TINY_SPEC = ModelSpec(TINY_MODEL, "classical", tiny_logreg, "flatten + logistic regression", search_space=tiny_space)
 _registered = False
 
 
@@ -88,7 +88,8 @@ def register_tiny() -> None:
     if not _registered:
         from bench.core.models import register_model
 
-        register_model("classical", name=TINY_MODEL, search_space=tiny_space, in_default_set=False)(tiny_logreg)
+        register_model("classical", name=TINY_MODEL, search_space=tiny_space, doc="flatten + logistic regression",
+                       in_default_set=False)(tiny_logreg)
         _registered = True
 
 
@@ -153,7 +154,7 @@ def spy_logreg(seed: int = 0) -> Pipeline:
 def test_trials_never_touch_the_outer_test_fold(ds, fold, tmp_path, monkeypatch):
     monkeypatch.setattr(SpyFlatten, "seen", [])
     seen: list[tuple[int, str, np.ndarray]] = []
-    spec = ModelSpec(TINY_MODEL, "classical", spy_logreg, search_space=tiny_space)
+    spec = ModelSpec(TINY_MODEL, "classical", spy_logreg, "spy", search_space=tiny_space)
     result = _tune(spec, fold, ds, sqlite_url(tmp_path / "optuna.db"), n_trials=5,
                    index_hooks=[lambda number, role, idx: seen.append((number, role, np.array(idx)))])
     # What the models saw, image by image: training and validation images only, never a test image.
@@ -191,14 +192,6 @@ def test_a_study_is_bound_to_its_split(ds, fold, tmp_path):
     other = Fold(fold.id, fold.train[5:], np.concatenate([fold.val, fold.train[:5]]), fold.tests)
     with pytest.raises(ConfigError, match="another split"):
         _tune(TINY_SPEC, other, ds, storage, n_trials=2)
-
-
-def test_untunable_model_names_the_fix(ds, fold, tmp_path, monkeypatch):
-    from bench.core.models import MODELS
-
-    monkeypatch.setattr(MODELS, "load", lambda family=None: None)  # list what is registered; no torch import
-    with pytest.raises(ConfigError, match="no search space to tune; tunable models: "):
-        _tune(ModelSpec("plain", "classical", tiny_logreg), fold, ds, sqlite_url(tmp_path / "o.db"))
 
 
 def test_fold_selection_by_id_or_index(ds):
@@ -261,7 +254,7 @@ class FakeDeep(BaseEstimator):
 
 
 def test_deep_trials_report_epochs_and_hopeless_ones_are_pruned(ds, fold, tmp_path):
-    spec = ModelSpec("fake-deep", "deep", FakeDeep, uses_validation=True,
+    spec = ModelSpec("fake-deep", "deep", FakeDeep, "fake deep model", uses_validation=True,
                      search_space=lambda t: {"quality": t.suggest_float("quality", 0.0, 1.0)})
     result = _tune(spec, fold, ds, sqlite_url(tmp_path / "optuna.db"), n_trials=12)
     study = optuna.load_study(study_name=result.study_name, storage=result.storage)

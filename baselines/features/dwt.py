@@ -9,11 +9,13 @@ last level (the usual "LL sub-band" face descriptor), ``"last"`` adds that level
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pywt
 
 from baselines.features.base import ImageFeatures, as_images, batched
+from baselines.registry import register_feature
 from bench.core.errors import ConfigError
 
 MODES = ("coefficients", "energies")
@@ -84,6 +86,18 @@ def reference_dwt(images: np.ndarray, wavelet: str = "haar", level: int = 2, mod
     return np.stack(rows).astype(np.float32) if rows else np.empty((0, 0), dtype=np.float32)
 
 
+def dwt_space(t: Any) -> dict[str, Any]:
+    """Wavelet, depth, coefficients or sub-band energies, and which bands."""
+    return {
+        "features__wavelet": t.suggest_categorical("features__wavelet", ["haar", "db2", "db4", "sym4", "coif1"]),
+        "features__level": t.suggest_int("features__level", 1, 3),
+        "features__mode": t.suggest_categorical("features__mode", ["coefficients", "energies"]),
+        "features__bands": t.suggest_categorical("features__bands", ["approx", "last", "all"]),
+    }
+
+
+@register_feature("dwt", doc="Haar DWT level 2 (last-level approximation and details)", search_space=dwt_space,
+                  default_classifiers=("svm", "rbf", "knn", "lda", "logreg"))
 class DWTFeatures(ImageFeatures):
     """2-D wavelet decomposition: sub-band coefficients or per-band energy statistics."""
 

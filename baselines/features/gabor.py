@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images, batched
+from baselines.registry import register_feature
 from bench.core.errors import ConfigError
 
 # sigma = 0.56 * wavelength gives a half-magnitude bandwidth of one octave (the usual choice for faces).
@@ -105,6 +107,19 @@ def reference_gabor(images: np.ndarray, wavelengths: tuple[float, ...] = (4.0, 5
     return np.stack(rows).astype(np.float32) if rows else np.empty((0, 0), dtype=np.float32)
 
 
+def gabor_space(t: Any) -> dict[str, Any]:
+    """Number of scales from a smallest wavelength (sqrt 2 apart), orientations, pooling grid."""
+    scales = t.suggest_int("gabor_scales", 1, 4)
+    smallest = t.suggest_float("gabor_min_wavelength", 3.0, 6.0)
+    return {
+        "features__wavelengths": tuple(round(smallest * math.sqrt(2) ** i, 3) for i in range(scales)),
+        "features__orientations": t.suggest_int("features__orientations", 4, 8),
+        "features__grid": t.suggest_categorical("features__grid", [4, 6, 8]),
+    }
+
+
+@register_feature("gabor", doc="Gabor magnitudes (3 scales x 6 orientations, 8x8 pooled)", search_space=gabor_space,
+                  default_classifiers=("svm",))
 class GaborFeatures(ImageFeatures):
     """Gabor filter-bank magnitudes (wavelengths in pixels x orientations), pooled on a grid."""
 

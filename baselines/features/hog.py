@@ -10,10 +10,12 @@ formulas: the bins are exactly skimage's, including its float32 bin edges.
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images, batched
+from baselines.registry import register_feature
 from bench.core.errors import ConfigError
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
@@ -142,6 +144,18 @@ def reference_hog(images: np.ndarray, orientations: int = 9, pixels_per_cell: in
     return np.stack(rows).astype(np.float32) if rows else np.empty((0, 0), dtype=np.float32)
 
 
+def hog_space(t: Any) -> dict[str, Any]:
+    """Orientations, cell and block sizes, gamma compression."""
+    return {
+        "features__orientations": t.suggest_int("features__orientations", 6, 12),
+        "features__pixels_per_cell": t.suggest_categorical("features__pixels_per_cell", [4, 6, 8, 12]),
+        "features__cells_per_block": t.suggest_int("features__cells_per_block", 1, 3),
+        "features__transform_sqrt": t.suggest_categorical("features__transform_sqrt", [False, True]),
+    }
+
+
+@register_feature("hog", doc="HOG (9 orientations, 8x8-pixel cells, 2x2-cell blocks, L2-Hys)", search_space=hog_space,
+                  default_classifiers=("svm", "rbf", "knn", "lda", "logreg", "xgb", "nb", "tree"))
 class HOGFeatures(ImageFeatures):
     """Histograms of oriented gradients (Dalal & Triggs), as skimage.feature.hog defines them."""
 

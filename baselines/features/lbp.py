@@ -10,11 +10,13 @@ of skimage's interpolation decides); those few pixels are recomputed with skimag
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images, batched
+from baselines.registry import register_feature
 from bench.core.errors import ConfigError
 
 METHODS = ("uniform", "nri_uniform", "default")
@@ -240,6 +242,18 @@ def reference_lbp(images: np.ndarray, P: int = 8, R: float = 2.0, method: str = 
     return np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32)
 
 
+def lbp_space(t: Any) -> dict[str, Any]:
+    """Neighbours, radius, pattern family and grid, for 48x48 to 96x96 faces."""
+    return {
+        "features__P": t.suggest_categorical("features__P", [8, 12]),
+        "features__R": t.suggest_categorical("features__R", [1.0, 1.5, 2.0]),
+        "features__method": t.suggest_categorical("features__method", ["uniform", "nri_uniform"]),
+        "features__grid": t.suggest_int("features__grid", 4, 8),
+    }
+
+
+@register_feature("lbp", doc="LBP uniform-pattern histograms (P=8, R=2, 59 bins, 6x6 grid)", search_space=lbp_space,
+                  default_classifiers=("svm", "rbf", "knn", "lda", "logreg"))
 class LBPFeatures(ImageFeatures):
     """Uniform LBP histograms over a grid of cells (P neighbours at radius R)."""
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
 from baselines.features.base import ImageFeatures, as_images
+from baselines.registry import register_feature
 from bench.core.errors import ConfigError
 
 
@@ -33,6 +36,13 @@ def pixel_features(images: np.ndarray, size: int | tuple[int, int] | None = (24,
     return out
 
 
+def pixels_space(t: Any) -> dict[str, Any]:
+    """The side the face is downscaled to."""
+    return {"features__size": t.suggest_categorical("features__size", [12, 16, 24, 32, 48])}
+
+
+@register_feature("pixels", doc="raw pixels (24x24, area-downscaled)", search_space=pixels_space,
+                  default_classifiers=("svm",))
 class PixelFeatures(ImageFeatures):
     """Grey levels of the face downscaled to ``size`` (area interpolation), one feature per pixel."""
 

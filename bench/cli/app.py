@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bench import __version__
 from bench.core.errors import BenchError
+from bench.core.models import FAMILIES
 from bench.core.threads import limit_threads
 
 HANDLERS = {
@@ -18,6 +19,8 @@ HANDLERS = {
     "perf": "bench.perf.cli:perf_from_args",
     "report": "bench.report.cli:report_from_args",
     "leaderboard": "leaderboard.build:leaderboard_from_args",
+    "models": "bench.cli.listing:models_from_args",
+    "protocols": "bench.cli.listing:protocols_from_args",
 }
 EPILOG = "Errors are printed as one line with a non-zero exit; add --debug for the full traceback."
 
@@ -100,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
                          description="A publishable report of one run folder: confusion matrices, per-class "
                                      "scores, learning curves, confidence analysis, misclassification audit.")
     add_report_arguments(rep)
+
+    models = sub.add_parser("models", help="list the registered models (family, default set, description)",
+                            description="List every registered model, or show one with its search space and "
+                                        "presets. 'bench run --model' takes these names, patterns such as "
+                                        "'hog-*', or classical, deep, all (the default set).")
+    models.add_argument("--family", choices=FAMILIES, default=None, help="only this family's models")
+    models.add_argument("--show", default=None, metavar="NAME",
+                        help="one model in full: description, search space and (deep) both presets")
+    protocols = sub.add_parser("protocols", help="list the evaluation protocols and their options",
+                               description="List the registered protocols: the data they load, their test sets "
+                                           "and the options they read.")
+    protocols.add_argument("--show", default=None, metavar="NAME",
+                           help="one protocol's options and fold variants")
 
     lb = sub.add_parser("leaderboard", help="regenerate the leaderboard from run folders",
                         description="Rebuild leaderboard/LEADERBOARD.md and the README block from run folders.")

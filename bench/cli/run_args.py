@@ -1,4 +1,8 @@
-"""`bench run` options, kept apart from the engine so the CLI starts without importing scikit-learn."""
+"""Options of ``bench run`` and ``bench tune``: one declaration of the experiment options both share, so the two
+commands build the same run configuration (``bench.run.config.RunConfig``) from the same flags.
+
+Kept apart from the engine so the command line starts without importing scikit-learn.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,17 @@ import argparse
 
 from bench.core.threads import add_threads_argument
 
-PROTOCOL_CHOICES = ("random", "kfold", "subject", "official", "cross")
 
-
-def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--protocol", choices=PROTOCOL_CHOICES, default="cross",
+def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
+    """Protocol, data, split and training options: what a run folder's configuration is made of."""
+    p.add_argument("--protocol", default="cross",
                    help="random: stratified hold-out; kfold: stratified k-fold; subject: subject-disjoint k-fold "
-                        "or LOSO; official: the dataset's own split; cross: source -> target (default: cross)")
+                        "or LOSO; official: the dataset's own split; cross: source -> target (default: cross); "
+                        "'bench protocols' lists them with their options")
     p.add_argument("--dataset", default="synth-lab",
                    help="dataset or spec for single-dataset protocols (default: synth-lab)")
     p.add_argument("--source", default="synth-wild", help="cross: source dataset (default: synth-wild)")
     p.add_argument("--target", default="synth-lab", help="cross: target dataset (default: synth-lab)")
-    p.add_argument("--model", default="all",
-                   help="comma-separated model names, or classical, deep, all (default: all)")
     p.add_argument("--folds", default=None,
                    help="kfold/subject: number of folds (default 10); subject also takes 'loso'; "
                         "random/cross: number of repeats with different seeds (default 1)")
@@ -26,19 +28,29 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="random/cross: test fraction (default 0.1 for random, 0.2 per domain for cross)")
     p.add_argument("--val-size", type=float, default=0.1,
                    help="validation fraction carved from each fold's training part (default 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed for splits and models (default 0)")
-    p.add_argument("--out", default="results", help="folder that holds run folders (default: results)")
-    p.add_argument("--name", default=None,
-                   help="run folder name (default: derived from protocol, data and seed; the same command "
-                        "resumes the same folder)")
+    p.add_argument("--target-fraction", default="1.0",
+                   help="cross: comma-separated fractions of the target training data (e.g. 0.5,1.0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for splits, models and the sampler (default 0)")
     p.add_argument("--preset", choices=("default", "paper"), default="default",
                    help="deep models: 'default' keeps CPU runs short; 'paper' uses the papers' epochs and sizes")
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="deep models: train exactly N epochs (overrides the preset's epochs and minimum steps)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="deep models: where to train")
     add_threads_argument(p)
-    p.add_argument("--target-fraction", default="1.0",
-                   help="cross: comma-separated fractions of the target training data (e.g. 0.5,1.0)")
+    p.add_argument("--out", default="results", help="folder that holds run folders (default: results)")
+    p.add_argument("--name", default=None,
+                   help="run folder name (default: derived from protocol, data, seed and tuning; the same "
+                        "command resumes the same folder)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="Optuna study storage, any SQLAlchemy URL, e.g. postgresql://user:pass@host/db for many "
+                        "machines (default: sqlite:///RUN/optuna.db)")
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="all",
+                   help="comma-separated model names or patterns ('hog-*'), or classical, deep, all (default: all); "
+                        "'bench models' lists them")
+    add_experiment_arguments(p)
     p.add_argument("--ensemble", default="auto",
                    help="'+'-joined model names whose softmax outputs are averaged into an extra row "
                         "(several groups comma-separated); 'auto' = paper 000's cnn-000-m1+m2+m3 when all ran; "
@@ -46,7 +58,5 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tune", type=int, default=0, metavar="N",
                    help="tune every model with N Optuna trials inside each outer fold's training data "
                         "(objective: validation macro-F1), then fit the best configuration and score the test "
-                        "fold (default: 0, no tuning)")
-    p.add_argument("--storage", default=None, metavar="URL",
-                   help="Optuna storage for --tune (default: sqlite in the run folder; any SQLAlchemy URL)")
+                        "fold (default: 0, no tuning); 'bench tune' fills the same studies")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per finished unit only)")

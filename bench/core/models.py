@@ -1,22 +1,20 @@
-"""The model registry: adding a model is one decorated function in one file (like timm's ``register_model``).
+"""The model registry: adding a model is one decorated function (like timm's ``register_model``).
 
-A registered function builds a fresh, unfitted estimator::
+A registered function builds a fresh, unfitted estimator that honours the model contract
+(``bench.core.contracts.Model``)::
 
-    @register_model("classical")
-    def hog_svm(seed: int = 0, **params) -> Pipeline: ...
+    @register_model("classical", search_space=my_space)
+    def my_pipeline(seed: int = 0, **params) -> Pipeline:
+        \"\"\"One line that ``bench models`` shows.\"\"\"
 
-The function name (underscores -> hyphens) is the model name. Families are imported lazily, so a
-classical-only run never imports torch.
-
-Estimator contract (what the run engine calls):
-- ``fit(X, y)`` with X uint8 images (N, H, W) and y canonical emotion indices; deep estimators also accept
-  ``fit(X, y, X_val=..., y_val=...)`` for early stopping (``ModelSpec.uses_validation``).
-- ``predict_proba(X)`` -> (N, len(classes_)) with ``classes_`` the canonical indices seen in training.
-- optional ``model_size()`` -> int (parameters or support vectors), ``history_`` (per-epoch curves).
+The function name (underscores -> hyphens) is the model name. The built-in families are imported lazily, so a
+classical-only run never imports torch; ``baselines`` and ``deep`` generate their registrations from their
+components' own records.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,18 +23,46 @@ from bench.core.errors import ConfigError
 from bench.core.registry import Registry
 
 FAMILIES = ("classical", "deep")
+SELECTORS = ("all", *FAMILIES)  # what --model accepts besides names and patterns
+_FORBIDDEN = set(",:*?[]= ")  # characters that would make --model ambiguous
+
+SearchSpace = Callable[[Any], dict[str, Any]]
 
 
 @dataclass
 class ModelSpec:
+    """A registered model: how to build it and what the harness needs to know about it.
+
+    ``describe`` (optional) returns extra facts for ``bench models --show`` (a deep model's presets, with the
+    settings a paper leaves open marked as ours).
+    """
+
     name: str
     family: str
     build: Callable[..., Any]
     description: str = ""
-    uses_validation: bool = False  # deep models early-stop on the fold's validation split
+    search_space: SearchSpace | None = None
+    uses_validation: bool = False  # fit(X, y, X_val=..., y_val=...): deep models early-stop on it
     in_default_set: bool = True  # part of `--model classical|deep|all`
-    search_space: Callable[[Any], dict[str, Any]] | None = None
+    describe: Callable[[], dict[str, Any]] | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        what = f"model '{self.name}'"
+        if not isinstance(self.name, str) or not self.name or _FORBIDDEN & set(self.name):
+            raise ConfigError(f"{what}: the name must be non-empty and free of {''.join(sorted(_FORBIDDEN))!r}")
+        if self.name in SELECTORS:
+            raise ConfigError(f"{what}: '{self.name}' is reserved for --model {self.name}; pick another name")
+        if self.family not in FAMILIES:
+            raise ConfigError(f"{what}: family '{self.family}' is not one of {', '.join(FAMILIES)}")
+        if not callable(self.build):
+            raise ConfigError(f"{what}: build must be a function returning an unfitted estimator")
+        if not (isinstance(self.description, str) and self.description.strip()):
+            raise ConfigError(f"{what}: registration is missing 'description' (give the builder a docstring or "
+                              "pass doc=)")
+        if not callable(self.search_space):
+            raise ConfigError(f"{what}: registration is missing 'search_space' (a function trial -> params, "
+                              "as in baselines/ and deep/)")
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -44,18 +70,27 @@ MODELS.declare_family("classical", "baselines.zoo")
 MODELS.declare_family("deep", "deep.zoo")
 
 
-def register_model(family: str, *, name: str | None = None, uses_validation: bool | None = None,
-                   in_default_set: bool = True, search_space: Callable[[Any], dict[str, Any]] | None = None,
+def first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def register_model(family: str, *, name: str | None = None, search_space: SearchSpace | None = None,
+                   doc: str | None = None, uses_validation: bool | None = None, in_default_set: bool = True,
+                   describe: Callable[[], dict[str, Any]] | None = None,
                    **tags: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    if family not in FAMILIES:
-        raise ConfigError(f"unknown model family '{family}'; families: {', '.join(FAMILIES)}")
+    """Register a builder of unfitted estimators under ``name`` (default: the function name, ``_`` -> ``-``).
+
+    ``search_space`` and a description (``doc`` or the builder's docstring) are required: every model can be
+    tuned and listed. Deep models use the fold's validation split for early stopping unless told otherwise.
+    """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        model_name = name or fn.__name__.replace("_", "-")
-        doc = (fn.__doc__ or "").strip().splitlines()
-        spec = ModelSpec(model_name, family, fn, doc[0] if doc else "",
+        model_name = name or getattr(fn, "__name__", "").replace("_", "-")
+        spec = ModelSpec(model_name, family, fn, first_line(doc if doc is not None else fn.__doc__),
+                         search_space=search_space,
                          uses_validation=(family == "deep") if uses_validation is None else uses_validation,
-                         in_default_set=in_default_set, search_space=search_space, tags=tags)
+                         in_default_set=in_default_set, describe=describe, tags=tags)
         MODELS.add(model_name, spec, family=family)
         return fn
 
@@ -63,17 +98,54 @@ def register_model(family: str, *, name: str | None = None, uses_validation: boo
 
 
 def resolve_models(selection: str) -> list[ModelSpec]:
-    """``hog-svm,cnn-003`` | ``classical`` | ``deep`` | ``all`` -> model specs, in a stable order."""
+    """``hog-svm,cnn-003`` | ``'hog-*'`` | ``classical`` | ``deep`` | ``all`` -> specs, in a stable order.
+
+    Patterns (``*``, ``?``, ``[...]``) match every registered name, in or out of the default set.
+    """
     out: list[ModelSpec] = []
     for token in filter(None, (t.strip() for t in selection.split(","))):
         if token == "all":
             out += [e.obj for e in MODELS.entries() if e.obj.in_default_set]
         elif token in FAMILIES:
             out += [e.obj for e in MODELS.entries(token) if e.obj.in_default_set]
+        elif set(token) & set("*?["):
+            matched = [e.obj for e in MODELS.entries() if fnmatch.fnmatchcase(e.name, token)]
+            if not matched:
+                raise ConfigError(f"--model pattern '{token}' matches no registered model; see 'bench models'")
+            out += matched
         else:
             out.append(MODELS.get(token))
     seen: set[str] = set()
     unique = [s for s in out if not (s.name in seen or seen.add(s.name))]
     if not unique:
-        raise ConfigError(f"--model '{selection}' selects no model; use names, classical, deep or all")
+        raise ConfigError(f"--model '{selection}' selects no model; use names, patterns, classical, deep or all")
     return unique
+
+
+class _RecordingTrial:
+    """Stands in for an Optuna trial to read a define-by-run search space: records each suggestion and answers
+    with its low end or first choice (so a conditional branch is shown as the first choice takes it)."""
+
+    def __init__(self) -> None:
+        self.params: list[dict[str, Any]] = []
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        self.params.append({"name": name, "kind": "float", "range": [low, high], "log": log, "step": step})
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        self.params.append({"name": name, "kind": "int", "range": [low, high], "log": log,
+                            "step": step if step != 1 else None})
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        self.params.append({"name": name, "kind": "categorical", "choices": list(choices)})
+        return list(choices)[0]
+
+
+def describe_space(space: SearchSpace) -> list[dict[str, Any]]:
+    """The parameters a search space samples, each with its kind and range or choices."""
+    trial = _RecordingTrial()
+    space(trial)
+    return trial.params

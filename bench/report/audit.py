@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.data import catalog
 from bench.report.data import probabilities
 from bench.report.tables import md_table, pct
+from protocols import PROTOCOLS
 
 
 def confused_pairs(cm: np.ndarray, classes: list[str], top: int = 10) -> list[dict[str, Any]]:
@@ -65,24 +67,19 @@ class Images:
 
 
 def load_images(manifest: dict[str, Any], data_dir: str | None = None) -> Images:
-    """Regenerate (synthetic) or reload (imported) the run's dataset; for cross runs the merged source+target.
+    """Regenerate (synthetic) or reload (imported) the run's dataset as its protocol prepared it (for cross
+    runs the merged source + target).
 
     The dataset must have the fingerprint the run recorded, otherwise indices could point at other images.
     Never raises: a report without thumbnails is better than no report.
     """
-    from bench.data import catalog as datasets
-
     cfg = manifest.get("config", {})
     data_dir = data_dir or cfg.get("data_dir")
+    what = "?"
     try:
-        if cfg.get("protocol") == "cross":
-            from protocols.cross import merge_domains
-
-            what = f"{cfg['source']} -> {cfg['target']}"
-            ds = merge_domains(datasets.load(cfg["source"], data_dir), datasets.load(cfg["target"], data_dir))
-        else:
-            what = cfg["dataset"]
-            ds = datasets.load(what, data_dir)
+        protocol = PROTOCOLS.get(cfg["protocol"])
+        what = protocol.data_title(cfg)
+        ds = protocol.prepare({role: catalog.load(cfg[role], data_dir) for role in protocol.data_roles})
     except Exception as exc:  # noqa: BLE001 - any failure to get the data only removes the thumbnails
         return Images(None, reason=f"the dataset could not be loaded ({type(exc).__name__}: "
                                    f"{' '.join(str(exc).split())})")

@@ -86,7 +86,7 @@ def build_report(run_path: str | Path, options: ReportOptions | None = None) -> 
            f"({stats.BOOTSTRAP_RESAMPLES} resamples, seed {stats.BOOTSTRAP_SEED}).", ""]
 
     md += _cost_section(rd, summary, out)
-    if rd.is_cross:
+    if rd.has_variants:
         md += _memory_section(rd, out, data)
     md += _overfitting_section(rd, out, data, show_variant)
 
@@ -131,7 +131,7 @@ def build_report(run_path: str | Path, options: ReportOptions | None = None) -> 
 # ---------------------------------------------------------------------- sections
 def _header(rd: RunData) -> list[str]:
     m, cfg = rd.manifest, rd.manifest.get("config", {})
-    data = f"{cfg.get('source')} -> {cfg.get('target')}" if rd.is_cross else cfg.get("dataset", "?")
+    data = rd.protocol.data_title(cfg)
     facts = m.get("data", {})
     sizes = ", ".join(f"{k}: {v.get('n_images')} images" for k, v in sorted(facts.items()) if isinstance(v, dict))
     lines = [f"# Report: {m.get('run_id', rd.run.path.name)}", "",
@@ -161,21 +161,17 @@ def _cost_section(rd: RunData, summary: list[dict[str, Any]], out: _Out) -> list
 
 
 def _memory_section(rd: RunData, out: _Out, data: dict[str, Any]) -> list[str]:
-    from leaderboard.build import STRATEGY
-
     acc: dict[tuple[str, str], dict[str, float]] = {}
     for g in rd.groups:
         vals = [u["metrics"][g.testset]["accuracy"] for u in g.units]
         acc.setdefault((g.model, g.variant), {})[g.testset] = float(np.mean(vals))
     rows = []
     for g in rd.groups:
-        if g.testset != "target":
+        if g.testset != rd.primary_testset:
             continue
-        base = g.variant.split("@")[0]
         per = acc[(g.model, g.variant)]
-        rows.append({"model": g.model, "variant": g.variant,
-                     "strategy": STRATEGY.get(base, base) + g.variant[len(base):],
-                     "source": per.get("source"), "target": per.get("target")})
+        rows.append({"model": g.model, "variant": g.variant, "strategy": rd.protocol.strategy(g.variant),
+                     **{t: per.get(t) for t in rd.protocol.testsets}})
     if not rows:
         return []
     data["memory_integrity"] = rows

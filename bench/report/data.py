@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 from bench.results.folder import RunFolder
+from protocols import PROTOCOLS, Protocol
 
 
 @dataclass
@@ -49,13 +50,18 @@ class RunData:
     missing_predictions: list[str] = field(default_factory=list)
 
     @property
-    def is_cross(self) -> bool:
-        return self.manifest["config"].get("protocol") == "cross"
+    def protocol(self) -> type[Protocol]:
+        return PROTOCOLS.get(self.manifest["config"]["protocol"])
+
+    @property
+    def has_variants(self) -> bool:
+        """Folds of different kinds (cross-dataset strategies), each reported on every test set."""
+        return self.protocol.layout == "variants"
 
     @property
     def primary_testset(self) -> str:
         """The test set that ranks models: the target for cross-dataset runs, the test set otherwise."""
-        return "target" if self.is_cross else "test"
+        return self.protocol.primary_testset
 
 
 def load_run(path: str | Path, models: list[str] | None = None) -> RunData:
@@ -90,8 +96,9 @@ def load_run(path: str | Path, models: list[str] | None = None) -> RunData:
             continue
         for testset in sorted(u["metrics"]):
             buckets.setdefault((u["model"], u.get("variant", ""), testset), []).append(u)
+    protocol = PROTOCOLS.get(manifest["config"]["protocol"])
     groups = []
-    for (model, variant, testset), us in sorted(buckets.items(), key=lambda kv: _group_order(kv[0])):
+    for (model, variant, testset), us in sorted(buckets.items(), key=lambda kv: _group_order(protocol, kv[0])):
         us = sorted(us, key=lambda u: u["fold"])
         pred = pd.concat([frames[(u["model"], u["fold"])] for u in us], ignore_index=True)
         pred = pred[pred.testset == testset].reset_index(drop=True)
@@ -99,13 +106,11 @@ def load_run(path: str | Path, models: list[str] | None = None) -> RunData:
     return RunData(run, manifest, classes, units, groups, missing)
 
 
-def _group_order(key: tuple[str, str, str]) -> tuple:
-    from leaderboard.build import CROSS_VARIANTS
-
+def _group_order(protocol: type[Protocol], key: tuple[str, str, str]) -> tuple:
+    """Model, then the protocol's variant order, then its primary test set first."""
     model, variant, testset = key
-    base = variant.split("@")[0]
-    rank = CROSS_VARIANTS.index(base) if base in CROSS_VARIANTS else len(CROSS_VARIANTS)
-    return model, rank, variant, {"target": 0, "test": 0, "source": 1}.get(testset, 2), testset
+    sets = [protocol.primary_testset] + [t for t in protocol.testsets if t != protocol.primary_testset]
+    return model, protocol.variant_rank(variant), variant, sets.index(testset) if testset in sets else 9, testset
 
 
 # ---------------------------------------------------------------------- per-sample arrays

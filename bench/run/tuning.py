@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -30,7 +29,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,16 @@ import optuna
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
-from bench.cli.tune_args import DEFAULT_HEARTBEAT_S
 from bench.core.errors import BenchError, ConfigError
-from bench.core.models import ModelSpec
+from bench.core.models import MODELS, ModelSpec
 from bench.data.dataset import FERDataset
-from bench.results.metrics import align_proba, score
+from bench.results.folder import RunFolder
+from bench.run.config import RunConfig
+from bench.run.setup import prepare, start_run
+from bench.run.unit import build_estimator, build_kwargs, fit_and_score, model_size
 
 METRIC = "macro_f1"  # what a trial maximises, on the fold's validation split
+DEFAULT_HEARTBEAT_S = 30  # a trial silent for 3x this long belongs to a dead process
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards --trials
 # Per-epoch scores a deep trial reports, first one present wins (deep.train records val_acc). Pruning compares
 # trials at the same epoch on this score; the trial's final value is still the validation macro-F1.
@@ -67,6 +69,7 @@ class TuneResult:
     metric: str = METRIC
     best_trial: int | None = None
     optuna_params: dict[str, Any] = field(default_factory=dict)  # the sampled values, as the dashboard shows
+    n_before: int = 0  # finished trials the study already held when this call opened it
 
     def record(self) -> dict[str, Any]:
         """What a unit record stores under ``"tuned"`` (leaderboards show "tuned (N trials)")."""
@@ -74,18 +77,19 @@ class TuneResult:
                 "best_value": self.best_value, "metric": self.metric, "study_name": self.study_name,
                 "storage": self.storage}
 
+    def reuse_line(self) -> str:
+        """Whether this call ran trials or found the study done (a shared study is reused as it is)."""
+        if self.n_before >= self.n_trials:
+            return f"study '{self.study_name}' reused: its {self.n_trials} trials were finished before, none run now"
+        return (f"study '{self.study_name}': {self.n_trials - self.n_before} trials run now, "
+                f"{self.n_before} found finished")
+
 
 class _SurplusTrial(Exception):
     """A trial created after other processes had already claimed every slot; it ends FAIL without work."""
 
 
 # ---------------------------------------------------------------------- names and storage
-def study_name(model: str, protocol: str, data: str, fold_id: str, seed: int = 0) -> str:
-    """``hog-svm|kfold|synth-lab|fold-00``: folds depend on the seed, so a non-zero seed is part of the name."""
-    parts = [model, protocol, data, fold_id] + ([f"s{seed}"] if seed else [])
-    return "|".join(parts)
-
-
 def sqlite_url(path: str | Path) -> str:
     """An absolute SQLite URL, so processes started from other folders open the same file."""
     return f"sqlite:///{Path(path).resolve()}"
@@ -193,8 +197,6 @@ def tuning_path(run_path: str | Path, model: str, fold_id: str) -> Path:
 
 def save_result(run_path: str | Path, model: str, fold_id: str, result: TuneResult) -> Path:
     """Write ``RUN/tuning/MODEL/FOLD.json`` atomically and return its path."""
-    from bench.results.folder import RunFolder
-
     path = tuning_path(run_path, model, fold_id)
     RunFolder(run_path).write_json(path, {"model": model, "fold": fold_id, **asdict(result),
                                           "best_params": _jsonable(result.best_params)})
@@ -309,20 +311,6 @@ def feature_dim(estimator: Any, X: np.ndarray) -> int | None:
         return None
 
 
-def model_size(estimator: Any) -> int | None:
-    if hasattr(estimator, "model_size"):
-        try:
-            return int(estimator.model_size())
-        except Exception:  # noqa: BLE001 - informative only
-            return None
-    try:
-        from baselines import model_size as pipeline_size
-
-        return int(pipeline_size(estimator))
-    except Exception:  # noqa: BLE001 - informative only
-        return None
-
-
 def _epoch_score(logs: dict[str, Any]) -> float | None:
     for key in EPOCH_KEYS:
         value = logs.get(key)
@@ -369,44 +357,32 @@ def _claim_slot(trial: optuna.Trial, n_trials: int) -> None:
 
 def _objective(spec: ModelSpec, fold: Any, ds: FERDataset, build_kwargs: dict[str, Any], n_trials: int,
                index_hooks: list[IndexHook], source_model: Any) -> Callable[[optuna.Trial], float]:
-    X, y = ds.images, ds.labels
     fit_idx, val_idx = np.asarray(fold.train), np.asarray(fold.val)
-
-    def take(trial: optuna.Trial, role: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Every slice of the data a trial uses goes through here, so the hooks see all of it.
-        for hook in index_hooks:
-            hook(trial.number, role, idx)
-        return X[idx], y[idx]
 
     def objective(trial: optuna.Trial) -> float:
         _claim_slot(trial, n_trials)
-        trial.set_user_attr("fold", fold.id)
-        trial.set_user_attr("model", spec.name)
-        trial.set_user_attr("worker", WORKER)
-        trial.set_user_attr("n_fit", int(len(fit_idx)))
-        trial.set_user_attr("n_val", int(len(val_idx)))
+        for key, value in {"fold": fold.id, "model": spec.name, "worker": WORKER, "n_fit": int(len(fit_idx)),
+                           "n_val": int(len(val_idx))}.items():
+            trial.set_user_attr(key, value)
         params = spec.search_space(trial)  # type: ignore[misc]
         trial.set_user_attr("estimator_params", _jsonable(params))
-        est = apply_best(spec.build(**build_kwargs), params)
-        if fold.init_from and source_model is not None:
-            est.warm_start_from(source_model, finetune=fold.finetune)
-        X_fit, y_fit = take(trial, "fit", fit_idx)
-        X_val, y_val = take(trial, "score", val_idx)
-        t0 = time.perf_counter()
-        if spec.uses_validation:
-            fit_kw: dict[str, Any] = {"X_val": X_val, "y_val": y_val}
-            if "callbacks" in inspect.signature(est.fit).parameters:
-                fit_kw["callbacks"] = [epoch_reporter(trial)]
-            est.fit(X_fit, y_fit, **fit_kw)
-        else:
-            est.fit(X_fit, y_fit)
-        trial.set_user_attr("fit_time_s", round(time.perf_counter() - t0, 4))
+
+        def take(role: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # Every slice of the data a trial uses goes through here, so the hooks see all of it.
+            for hook in index_hooks:
+                hook(trial.number, role, idx)
+            return ds.images[idx], ds.labels[idx]
+
+        est = build_estimator(spec, build_kwargs, params, fold=fold, source_model=source_model)
+        # The same path as a run's unit, scored on the validation split instead of the test sets.
+        outcome = fit_and_score(spec, est, ds, fit_idx, val_idx if spec.uses_validation else None,
+                                {"val": val_idx}, callbacks=[epoch_reporter(trial)], take=take)
+        trial.set_user_attr("fit_time_s", round(outcome.fit_time_s, 4))
         if getattr(est, "best_epoch_", None) is not None:
             trial.set_user_attr("best_epoch", int(est.best_epoch_))
-        proba = align_proba(est.predict_proba(X_val), est.classes_, ds.classes)
-        scores = score(y_val, proba, ds.classes)
+        scores = outcome.metrics["val"]
         trial.set_user_attr("val_accuracy", round(scores["accuracy"], 6))
-        trial.set_user_attr("feature_dim", feature_dim(est, X_fit))
+        trial.set_user_attr("feature_dim", feature_dim(est, ds.images[fit_idx[:1]]))
         trial.set_user_attr("model_size", model_size(est))
         return float(scores[METRIC])
 
@@ -486,8 +462,6 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
     missing to reach ``n_trials`` finished (complete or pruned) ones are run, shared with any other process
     working on the same study. ``fold.tests`` is never read except to check it is disjoint from train/val.
     """
-    if spec.search_space is None:
-        raise ConfigError(f"model '{spec.name}' has no search space to tune; tunable models: {_tunable()}")
     if n_trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {n_trials}")
     _check_fold(fold)
@@ -508,6 +482,7 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
     elif known != digest:
         raise ConfigError(f"study '{study_name}' in {storage} was tuned on other data or another split of it "
                           "(dataset, --folds, --val-size or --seed differ); use another --storage or --name")
+    n_before, _ = _counts(study)
     objective = _objective(spec, fold, ds, build_kwargs, n_trials, list(index_hooks or []), source_model)
     _drive(study, objective, n_trials, timeout, log, poll_s)
 
@@ -522,59 +497,33 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
     best_params = spec.search_space(FixedTrial(best.params))  # type: ignore[misc]
     return TuneResult(best_params=best_params, best_value=float(best.value), n_trials=finished,
                       study_name=study_name, storage=storage, best_trial=best.number,
-                      optuna_params=dict(best.params))
+                      optuna_params=dict(best.params), n_before=n_before)
 
 
-def _tunable() -> str:
-    from bench.core.models import MODELS
-
-    try:
-        names = [e.name for e in MODELS.entries() if e.obj.search_space is not None]
-    except Exception:  # noqa: BLE001 - a model family that fails to import must not hide this error
-        names = [e.name for e in MODELS._entries.values() if e.obj.search_space is not None]
-    return ", ".join(names) or "none"
-
-
-# ---------------------------------------------------------------------- engine hook
-def data_label(cfg: Any) -> str:
-    """The data part of a study name: the dataset spec, or SOURCE-to-TARGET for cross-dataset runs."""
-    return f"{cfg.source}-to-{cfg.target}" if cfg.protocol == "cross" else cfg.dataset
-
-
-def build_kwargs_for(spec: ModelSpec, cfg: Any) -> dict[str, Any]:
-    """The keywords ``spec.build`` gets in a run: exactly those the engine uses."""
-    from bench.run.engine import build_kwargs
-
-    return build_kwargs(spec, cfg)
-
-
-def tuned_estimator(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: Any, n_trials: int,
-                    run_path: str | Path, *, storage: str | None = None, timeout: float | None = None,
-                    source_model: Any = None) -> tuple[Any, dict[str, Any]]:
-    """For ``bench run --tune N``: tune on the fold's training part, return (unfitted tuned estimator, record).
-
-    The record goes into the unit record under ``"tuned"``; the best parameters are also saved to
-    ``RUN/tuning/MODEL/FOLD.json``. An already finished study is only read, so resuming a run costs nothing.
-    """
-    kwargs = build_kwargs_for(spec, cfg)
-    result = tune_unit(spec, fold, ds, n_trials=n_trials, timeout=timeout,
-                       storage=storage or default_storage(run_path),
-                       study_name=study_name(spec.name, cfg.protocol, data_label(cfg), fold.id, cfg.seed),
-                       seed=cfg.seed, build_kwargs=kwargs, source_model=source_model)
+# ---------------------------------------------------------------------- bench run --tune N
+def tune_fold(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: RunConfig, build_kwargs: dict[str, Any],
+              run_path: str | Path, *, timeout: float | None = None, source_model: Any = None) -> TuneResult:
+    """For ``bench run --tune N``: tune on the fold's training part; the best parameters are also saved to
+    ``RUN/tuning/MODEL/FOLD.json``. An already finished study (``bench tune`` shares it) is only read."""
+    result = tune_unit(spec, fold, ds, n_trials=cfg.tune, timeout=timeout,
+                       storage=cfg.storage or default_storage(run_path),
+                       study_name=cfg.study_name(spec.name, fold.id), seed=cfg.seed, build_kwargs=build_kwargs,
+                       source_model=source_model)
     save_result(run_path, spec.name, fold.id, result)
-    return apply_best(spec.build(**kwargs), result.best_params), result.record()
+    return result
+
+
+def tuned_estimator(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: RunConfig, n_trials: int,
+                    run_path: str | Path, *, timeout: float | None = None,
+                    source_model: Any = None) -> tuple[Any, dict[str, Any]]:
+    """The unfitted tuned estimator of one fold and its record (as the engine builds it)."""
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
+    result = tune_fold(spec, fold, ds, replace(cfg, tune=n_trials), kwargs, run_path, timeout=timeout,
+                       source_model=source_model)
+    return build_estimator(spec, kwargs, result.best_params, fold=fold, source_model=source_model), result.record()
 
 
 # ---------------------------------------------------------------------- bench tune (options: bench.cli.tune_args)
-def _config(args: argparse.Namespace) -> Any:
-    from bench.run.engine import RunConfig
-
-    return RunConfig(protocol=args.protocol, dataset=args.dataset, source=args.source, target=args.target,
-                     models=args.model, folds=args.folds, test_size=args.test_size, val_size=args.val_size,
-                     seed=args.seed, preset=args.preset, device=args.device, out=args.out, name=args.name,
-                     data_dir=getattr(args, "data_dir", None), progress=False)
-
-
 def select_fold(folds: list[Any], wanted: str | None, family: str) -> Any:
     """The fold named (id or index) by ``--fold``, default the first one the model family runs on."""
     usable = [f for f in folds if family in f.families]
@@ -599,22 +548,23 @@ def select_fold(folds: list[Any], wanted: str | None, family: str) -> Any:
 
 
 def tune_from_args(args: argparse.Namespace) -> int:
-    """``bench tune``: tune one outer fold of one model, save and print the best parameters."""
-    from bench.core.models import MODELS
-    from bench.run.engine import prepare
-    from protocols import make_protocol
+    """``bench tune``: tune one outer fold of one model, save and print the best parameters.
 
-    if args.heartbeat < 0:
-        raise ConfigError(f"--heartbeat must be a number of seconds >= 0 (0 turns it off), got {args.heartbeat}")
-    cfg = _config(args)
+    The run configuration is ``bench run``'s with ``--tune`` = ``--trials``: the same run folder, manifest and
+    study names, so ``bench run ... --tune N`` afterwards reuses the studies this command filled.
+    """
+    heartbeat = DEFAULT_HEARTBEAT_S if args.heartbeat is None else args.heartbeat
+    if heartbeat < 0:
+        raise ConfigError(f"--heartbeat must be a number of seconds >= 0 (0 turns it off), got {heartbeat}")
+    cfg = RunConfig.from_args(args)
     spec = MODELS.get(args.model)
-    protocol = make_protocol(cfg.protocol, folds=cfg.folds, seed=cfg.seed, test_size=cfg.test_size,
-                             val_size=cfg.val_size, target_fractions=cfg.target_fractions)
-    ds, _ = prepare(cfg)
-    fold = select_fold(list(protocol.split(ds)), args.fold, spec.family)
-    run_path = Path(cfg.out) / (cfg.name or cfg.default_name())
-    storage = args.storage or default_storage(run_path)
-    name = study_name(spec.name, cfg.protocol, data_label(cfg), fold.id, cfg.seed)
+    protocol = cfg.make_protocol()
+    ds, facts = prepare(cfg, protocol)
+    folds = list(protocol.split(ds))
+    fold = select_fold(folds, args.fold, spec.family)
+    run = start_run(cfg, protocol, ds, facts, folds, [spec])
+    storage = cfg.storage or default_storage(run.path)
+    name = cfg.study_name(spec.name, fold.id)
     print(f"tuning {spec.name} on {fold.id} ({len(fold.train)} fit / {len(fold.val)} validation images, "
           f"{len(fold.test)} test images untouched): study '{name}' in {storage}", file=sys.stderr)
 
@@ -628,10 +578,10 @@ def tune_from_args(args: argparse.Namespace) -> int:
 
     main_thread = threading.current_thread() is threading.main_thread()  # only it may install handlers
     previous = signal.signal(signal.SIGTERM, on_term) if main_thread else None
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
     try:
-        result = tune_unit(spec, fold, ds, n_trials=args.trials, timeout=args.timeout, storage=storage,
-                           study_name=name, seed=cfg.seed, build_kwargs=build_kwargs_for(spec, cfg),
-                           heartbeat=args.heartbeat or None, log=log)
+        result = tune_unit(spec, fold, ds, n_trials=cfg.tune, timeout=args.timeout, storage=storage,
+                           study_name=name, seed=cfg.seed, build_kwargs=kwargs, heartbeat=heartbeat or None, log=log)
     except KeyboardInterrupt:
         print(f"interrupted: the finished trials are kept in study '{name}'; re-run the same command to resume",
               file=sys.stderr)
@@ -639,12 +589,32 @@ def tune_from_args(args: argparse.Namespace) -> int:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-    path = save_result(run_path, spec.name, fold.id, result)
+    path = save_result(run.path, spec.name, fold.id, result)
     print(f"best {METRIC} {result.best_value:.4f} (trial {result.best_trial}, {result.n_trials} trials finished)")
     print(f"best params: {json.dumps(_jsonable(result.best_params), sort_keys=True)}")
-    print(f"study: {result.study_name}")
+    print(f"study: {result.study_name} ({result.reuse_line()})")
     print(f"storage: {result.storage}")
     print(f"saved: {path}")
-    look = f"bench dashboard {run_path}" if args.storage is None else f"bench dashboard --storage '{storage}'"
+    look = f"bench dashboard {run.path}" if args.storage is None else f"bench dashboard --storage '{storage}'"
     print(f"look: {look}")
+    run_again = " ".join(["bench", "run", *_run_flags(cfg)])
+    print(f"then: {run_again} (reuses this study for {fold.id} and tunes the other folds)")
     return 0
+
+
+def _run_flags(cfg: RunConfig) -> list[str]:
+    """The ``bench run`` options that open this command's run folder and studies."""
+    flags = ["--protocol", cfg.protocol]
+    for role, spec in cfg.data_specs().items():
+        flags += [f"--{role}", spec]
+    flags += ["--model", cfg.models, "--tune", str(cfg.tune)]
+    for flag, value, default in (("--folds", cfg.folds, None), ("--test-size", cfg.test_size, None),
+                                 ("--val-size", cfg.val_size, 0.1), ("--seed", cfg.seed, 0),
+                                 ("--preset", cfg.preset, "default"), ("--epochs", cfg.epochs, None),
+                                 ("--out", cfg.out, "results"), ("--name", cfg.name, None),
+                                 ("--storage", cfg.storage, None)):
+        if value != default:
+            flags += [flag, str(value)]
+    if cfg.target_fractions != (1.0,):
+        flags += ["--target-fraction", ",".join(f"{f:g}" for f in cfg.target_fractions)]
+    return flags

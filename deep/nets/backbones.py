@@ -10,6 +10,9 @@ also makes VGG usable at 48x48). ``finetune="head"`` trains that Linear only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torchvision import models as tvm
@@ -17,8 +20,13 @@ from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.models.vgg import make_layers as vgg_layers
 
 from bench.core.errors import ConfigError
+from deep import recipes
+from deep.nets.arch import Arch, ModelVariant, Recipe, register_arch
 from deep.nets.base import IMAGENET_GRAY, FERNet, NetSpec
 from deep.nets.weights import gray_conv, load_imagenet
+
+if TYPE_CHECKING:
+    from deep.config import TrainConfig
 
 
 class ResNetFER(FERNet):
@@ -169,3 +177,68 @@ def backbone(tv_name: str, n_classes: int, *, model_name: str, input_size: int, 
     else:
         mean, std = IMAGENET_GRAY if pretrained else (0.5, 0.5)
     return cls(model, head, NetSpec(input_size=input_size, min_size=min_size, mean=mean, std=std))
+
+
+# ----------------------------------------------------------------------------- registrations
+def _tv_build(tv_name: str, name: str) -> Callable[..., FERNet]:
+    def build(n_classes: int, *, input_size: int, pretrained: bool, dropout: float | None = None,
+              stem: str = "imagenet") -> FERNet:
+        return backbone(tv_name, n_classes, model_name=name, input_size=input_size, pretrained=pretrained,
+                        dropout=dropout, stem=stem)
+
+    return build
+
+
+def _resnet18_paper(arch: Arch, pretrained: bool) -> TrainConfig:
+    """With ImageNet weights paper 001's recipe; from scratch paper 003's (its CIFAR-style ResNet18)."""
+    return recipes.paper001(arch, pretrained) if pretrained else recipes.paper003_sgd(arch, pretrained)
+
+
+def _imagenet(name: str, doc: str, *, default: bool = False) -> ModelVariant:
+    return ModelVariant(name, "imagenet", doc, in_default_set=default)
+
+
+def _scratch(name: str, doc: str) -> ModelVariant:
+    return ModelVariant(f"{name}-scratch", "scratch", doc)
+
+
+# tv name -> (doc, papers, paper recipe, registered models); small default inputs so CPU runs finish, the
+# papers' 224 (Inception: its 299) in the paper preset.
+_BACKBONES: dict[str, tuple[str, str, Recipe, tuple[ModelVariant, ...]]] = {
+    "resnet18": ("ResNet-18", "001,003", _resnet18_paper, (
+        _imagenet("resnet18", "ResNet-18, ImageNet weights (papers 001, 003), new head; skipped when the weights "
+                              "are not cached.", default=True),
+        _scratch("resnet18", "ResNet-18 from scratch (paper 003's CIFAR-style ResNet18 in the paper preset)."))),
+    "resnet34": ("ResNet-34", "001", recipes.paper001, (
+        _imagenet("resnet34", "ResNet-34, ImageNet weights (paper 001), new head."),)),
+    "resnet50": ("ResNet-50", "001", recipes.paper001, (
+        _imagenet("resnet50", "ResNet-50, ImageNet weights (paper 001), new head."),)),
+    "resnet152": ("ResNet-152", "001", recipes.paper001, (
+        _imagenet("resnet152", "ResNet-152, ImageNet weights (paper 001), new head."),)),
+    "vgg16": ("VGG-16", "001", recipes.paper001, (
+        _imagenet("vgg16", "VGG-16, ImageNet weights (paper 001: dense only / + block 5 / entire model), new head."),
+        _scratch("vgg16", "VGG-16 from scratch (paper 001's \"from scratch\" training mode)."))),
+    "vgg19": ("VGG-19", "003", recipes.paper003_sgd, (
+        _imagenet("vgg19", "VGG-19, ImageNet weights (paper 003), new Linear(512, classes) head."),)),
+    "vgg19_bn": ("VGG-19 with batch norm", "001", recipes.paper001, (
+        _imagenet("vgg19-bn", "VGG-19 with batch norm, ImageNet weights (paper 001), new head."),)),
+    "densenet161": ("DenseNet-161", "001", recipes.paper001, (
+        _imagenet("densenet161", "DenseNet-161, ImageNet weights (paper 001's best), new head."),)),
+    "inception_v3": ("Inception-v3", "001", recipes.paper001, (
+        _imagenet("inception-v3", "Inception-v3, ImageNet weights (paper 001), new head; input >= 75 (299 in the "
+                                  "paper preset)."),)),
+    "efficientnet_b0": ("EfficientNet-B0", "004", recipes.paper004, (
+        _imagenet("efficientnet-b0", "EfficientNet-B0, ImageNet weights, two-phase fine-tuning in the paper preset "
+                                     "(paper 004)."),
+        _scratch("efficientnet-b0", "EfficientNet-B0 from scratch (the no-transfer reference for paper 004)."))),
+    **{f"efficientnet_b{i}": (f"EfficientNet-B{i}", "004", recipes.paper004, (
+        _imagenet(f"efficientnet-b{i}", f"EfficientNet-B{i}, ImageNet weights (paper 004)."),)) for i in range(1, 8)},
+}
+
+for _tv, (_doc, _paper, _recipe, _models) in _BACKBONES.items():
+    _name = _tv.replace("_", "-")
+    _default = 75 if _tv == "inception_v3" else 64 if _tv.startswith(("vgg", "densenet")) else 48
+    register_arch(Arch(_name, _tv_build(_tv, _name), doc=f"torchvision {_doc} with a gray stem and a new head",
+                       paper=_paper, default_size=_default, paper_size=299 if _tv == "inception_v3" else 224,
+                       presets={"default": recipes.default, "paper": _recipe}, models=_models, tv_name=_tv))
+del _tv, _doc, _paper, _recipe, _models, _name, _default

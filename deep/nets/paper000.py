@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from deep import recipes
+from deep.nets.arch import Arch, ModelVariant, register_arch, scratch_only
 from deep.nets.base import NetSpec, SequentialCNN, conv_unit, dense_head, flat_features, init_scratch
 
 
@@ -72,3 +74,14 @@ def model3(n_classes: int, input_size: int = 48, dropout: float = 0.25) -> Seque
     net = SequentialCNN(body, head, NetSpec(input_size=input_size, min_size=16), last_block=1)
     init_scratch(net)
     return net
+
+
+for _fn, _n, _doc in ((model1, 1, "2 conv, 2 max-pool, 3 dense (48x48 gray)"),
+                      (model2, 2, "5 conv, 1 max-pool, 2 avg-pool, 3 dense, 2 dropouts"),
+                      (model3, 3, "6 conv, 4 max-pool, 4 dense, batch norm and dropout throughout")):
+    register_arch(Arch(
+        f"cnn-000-m{_n}", scratch_only(_fn), doc=f"Paper 000 Model {_n}: {_doc}", paper="000",
+        default_size=48, paper_size=48, presets={"default": recipes.default, "paper": recipes.paper000},
+        models=(ModelVariant(f"cnn-000-m{_n}", "scratch", f"Paper 000 Model {_n}: {_doc}, from scratch.",
+                             in_default_set=True),)))
+del _fn, _n, _doc

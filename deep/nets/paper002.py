@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from deep import recipes
+from deep.nets.arch import Arch, ModelVariant, register_arch, scratch_only
 from deep.nets.base import NetSpec, SequentialCNN, conv_unit, dense_head, flat_features, init_scratch
 
 
@@ -26,3 +28,10 @@ def baseline(n_classes: int, input_size: int = 48, dropout: float = 0.5) -> Sequ
     net = SequentialCNN(body, head, NetSpec(input_size=input_size, min_size=20), last_block=1)
     init_scratch(net)
     return net
+
+
+register_arch(Arch(
+    "cnn-002", scratch_only(baseline), doc="Paper 002 baseline CNN: 5 conv with BN, FC 2048-1024, 19.2M parameters",
+    paper="002", default_size=48, paper_size=48, presets={"default": recipes.default, "paper": recipes.paper002},
+    models=(ModelVariant("cnn-002", "scratch", "Paper 002 baseline CNN: 5 conv with BN, FC 2048-1024, 19.2M "
+                                               "parameters, from scratch.", in_default_set=True),)))

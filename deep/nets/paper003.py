@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from deep import recipes
+from deep.nets.arch import Arch, ModelVariant, register_arch, scratch_only
 from deep.nets.base import NetSpec, SequentialCNN, conv_unit, dense_head, flat_features, init_scratch
 
 
@@ -28,3 +30,10 @@ def baseline(n_classes: int, input_size: int = 48, dropout: float = 0.3, batch_n
     net = SequentialCNN(body, head, NetSpec(input_size=input_size, min_size=36), last_block=2)
     init_scratch(net)
     return net
+
+
+register_arch(Arch(
+    "cnn-003", scratch_only(baseline), doc="Paper 003 baseline CNN: conv 32-64-128-128-256-256, 3 max-pools, dense 256",
+    paper="003", default_size=48, paper_size=48, presets={"default": recipes.default, "paper": recipes.paper003_adam},
+    models=(ModelVariant("cnn-003", "scratch", "Paper 003 baseline CNN: conv 32-64-128-128-256-256 with 3 max-pools, "
+                                               "dense 256, from scratch.", in_default_set=True),)))

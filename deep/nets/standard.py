@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from deep import recipes
+from deep.nets.arch import Arch, ModelVariant, register_arch, scratch_only
 from deep.nets.base import NetSpec, SequentialCNN, conv_unit, dense_head, flat_features, init_scratch
 
 
@@ -22,3 +24,10 @@ def standard_cnn(n_classes: int, input_size: int = 48, kernel: int = 3, dropout:
     net = SequentialCNN(body, head, NetSpec(input_size=input_size, min_size=4 * kernel), last_block=1)
     init_scratch(net)
     return net
+
+
+register_arch(Arch(
+    "standard-cnn", scratch_only(standard_cnn), doc="Papers 001/004 standard CNN: 2 conv-pool stages + dense",
+    paper="001,004", default_size=48, paper_size=48, presets={"default": recipes.default, "paper": recipes.paper001},
+    models=(ModelVariant("standard-cnn", "scratch", "Papers 001/004 standard CNN: 2 conv-pool stages + dense, input "
+                                                    "size 48..360 (input_size=)."),)))

@@ -1,0 +1,109 @@
+"""The run configuration, built in one place for ``bench run``, ``bench run --tune N`` and ``bench tune``.
+
+Everything that names a run follows from it: the run folder (``default_name``), what a resumed run must share
+with the first one (``identity``), the protocol, the data it loads and the Optuna study of each fold. So
+``bench tune ... --trials N`` and ``bench run ... --tune N`` on the same data open the same folder and the same
+studies by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.core.errors import ConfigError
+from protocols import PROTOCOLS, Protocol, make_protocol
+
+
+@dataclass
+class RunConfig:
+    protocol: str = "cross"
+    dataset: str = "synth-lab"
+    source: str = "synth-wild"
+    target: str = "synth-lab"
+    models: str = "all"
+    folds: str | None = None
+    test_size: float | None = None
+    val_size: float = 0.1
+    seed: int = 0
+    preset: str = "default"
+    epochs: int | None = None
+    device: str = "auto"
+    target_fractions: tuple[float, ...] = (1.0,)
+    ensemble: str = "auto"
+    tune: int = 0
+    storage: str | None = None
+    out: str = "results"
+    name: str | None = None
+    data_dir: str | None = None
+    progress: bool = True
+    command: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunConfig:
+        """From ``bench run`` or ``bench tune`` options (tune's ``--trials N`` plays ``--tune N``)."""
+        fraction_text = str(getattr(args, "target_fraction", "1.0"))
+        try:
+            fractions = tuple(float(f) for f in fraction_text.split(",") if f.strip())
+        except ValueError as exc:
+            raise ConfigError(f"--target-fraction '{fraction_text}' must be numbers like 0.5,1.0") from exc
+        if not fractions or any(not 0 < f <= 1 for f in fractions):
+            raise ConfigError(f"--target-fraction '{fraction_text}': fractions must lie in (0, 1]")
+        tune = getattr(args, "trials", None) or getattr(args, "tune", 0)
+        return cls(protocol=args.protocol, dataset=args.dataset, source=args.source, target=args.target,
+                   models=args.model, folds=args.folds, test_size=args.test_size, val_size=args.val_size,
+                   seed=args.seed, preset=args.preset, epochs=args.epochs, device=args.device,
+                   target_fractions=fractions, ensemble=getattr(args, "ensemble", "auto"), tune=tune,
+                   storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
+                   progress=not getattr(args, "no_progress", False), command=["bench", *sys.argv[1:]])
+
+    # ------------------------------------------------------------------ the protocol and its data
+    @property
+    def protocol_class(self) -> type[Protocol]:
+        return PROTOCOLS.get(self.protocol)
+
+    def make_protocol(self) -> Protocol:
+        return make_protocol(self.protocol, folds=self.folds, seed=self.seed, test_size=self.test_size,
+                             val_size=self.val_size, target_fractions=self.target_fractions)
+
+    def data_specs(self) -> dict[str, str]:
+        """The dataset spec of each role the protocol loads (``{"dataset": ...}`` or source and target)."""
+        return {role: getattr(self, role) for role in self.protocol_class.data_roles}
+
+    def data_label(self) -> str:
+        return self.protocol_class.data_label(self.data_specs())
+
+    # ------------------------------------------------------------------ names
+    def identity(self) -> dict[str, Any]:
+        """What defines the run's results (the models list may grow when a run is resumed with more)."""
+        keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "epochs", "target_fractions", "tune"]
+        return {**{k: getattr(self, k) for k in keys}, **self.data_specs()}
+
+    def default_name(self) -> str:
+        name = f"{self.protocol}-{self.data_label()}"
+        if self.seed:
+            name += f"-s{self.seed}"
+        if self.preset != "default":
+            name += f"-{self.preset}"
+        if self.tune:
+            name += f"-tuned{self.tune}"
+        return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name)
+
+    def run_path(self) -> Path:
+        return Path(self.out) / (self.name or self.default_name())
+
+    def study_name(self, model: str, fold_id: str) -> str:
+        return study_name(model, self.protocol, self.data_label(), fold_id, self.seed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "target_fractions": list(self.target_fractions)}
+
+
+def study_name(model: str, protocol: str, data: str, fold_id: str, seed: int = 0) -> str:
+    """``hog-svm|kfold|synth-lab|fold-00``: folds depend on the seed, so a non-zero seed is part of the name."""
+    parts = [model, protocol, data, fold_id] + ([f"s{seed}"] if seed else [])
+    return "|".join(parts)
