@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 from bench.core.errors import ConfigError
@@ -86,18 +87,16 @@ def random_crop(x: Tensor, size: int, gen: torch.Generator) -> Tensor:
 
 
 def center_crop(x: Tensor, size: int) -> Tensor:
-    h, w = x.shape[-2:]
-    top, left = (h - size) // 2, (w - size) // 2
-    return x[..., top:top + size, left:left + size]
+    """The central ``size`` x ``size`` window (torchvision's offset, ``round((side - size) / 2)``)."""
+    return TF.center_crop(x, [size, size])
 
 
 def ten_crop(x: Tensor, size: int) -> Tensor:
-    """torchvision's TenCrop on a batch: (10, B, C, size, size) = 4 corners + centre, then the same flipped."""
-    h, w = x.shape[-2:]
-    crops = [x[..., :size, :size], x[..., :size, w - size:], x[..., h - size:, :size],
-             x[..., h - size:, w - size:], center_crop(x, size)]
-    crops += [c.flip(-1) for c in crops]
-    return torch.stack(crops)
+    """TenCrop on a batch: (10, B, C, size, size) = 4 corners + centre, then each of those mirrored."""
+    crops = TF.five_crop(x, [size, size])
+    # Not TF.ten_crop: it crops the mirrored image, so its flipped corners come in mirrored order
+    # (flip(top-right) first); flipping each crop keeps the view order the trained models were scored with.
+    return torch.stack([*crops, *(TF.horizontal_flip(c) for c in crops)])
 
 
 def random_flip(x: Tensor, gen: torch.Generator, p: float = 0.5) -> Tensor:
@@ -162,10 +161,9 @@ def augment(x: Tensor, cfg: AugmentConfig, gen: torch.Generator) -> Tensor:
 
 def resize(x: Tensor, size: int) -> Tensor:
     """Bilinear resize of a batch to ``size`` x ``size`` (antialiased when shrinking); no-op at that size."""
-    if x.shape[-2:] == (size, size):
-        return x
+    # Antialiasing only when shrinking: upsampling through torch's antialiased kernel changes the last bits.
     shrink = size < min(x.shape[-2:])
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
+    return TF.resize(x, [size, size], interpolation=TF.InterpolationMode.BILINEAR, antialias=shrink)
 
 
 def eval_views(x: Tensor, cfg: AugmentConfig, tta: str) -> Tensor:

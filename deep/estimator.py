@@ -46,6 +46,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
              its classes differ).
     preset:  ``"default"`` (short CPU runs) or ``"paper"`` (the papers' recipes).
     finetune: ``"all"``, ``"head"``, ``"head+last"``, ``"two-phase"`` or ``"scratch"`` (``deep.finetune``).
+    epochs:  exactly this many epochs (the preset's ``min_steps`` stretch no longer applies).
     patience: early-stopping patience in epochs; ``0`` turns early stopping off (``None``: the preset's).
     config:  any other ``TrainConfig`` fields, e.g. ``{"monitor": "val_acc", "augment": {"rotation": 15}}``.
     """
@@ -105,6 +106,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         over: dict[str, Any] = {k: getattr(self, k) for k in _OVERRIDES if getattr(self, k) is not None}
         if over.get("patience") == 0:
             over["patience"] = None
+        if "epochs" in over:
+            over["min_steps"] = 0  # epochs asked for are the epochs run (small sets are not stretched)
         if self.augment_strength is not None:
             over["augment"] = replace(cfg.augment, strength=float(self.augment_strength))
         extra = dict(self.config or {})

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import WeightedRandomSampler
 
 from bench.core.errors import ConfigError
 from deep.augment import augment, eval_views, resize, to_float
@@ -181,10 +182,15 @@ def class_weights(y: Tensor, n_classes: int) -> Tensor:
 
 
 def epoch_order(y: Tensor, cfg: TrainConfig, n_classes: int, gen: torch.Generator) -> Tensor:
-    """Sample order of one epoch: a permutation, or class-balanced draws with replacement."""
+    """Sample order of one epoch: a permutation, or class-balanced draws with replacement.
+
+    The sampler draws with ``torch.multinomial`` on float64 weights: a few indices per epoch differ from a
+    draw on the float32 weights (as before), whose cumulative sums round differently.
+    """
     if cfg.balance == "sampler":
-        w = class_weights(y, n_classes)[y]
-        return torch.multinomial(w, len(y), replacement=True, generator=gen)
+        sampler = WeightedRandomSampler(class_weights(y, n_classes)[y], num_samples=len(y), replacement=True,
+                                        generator=gen)
+        return torch.tensor(list(sampler), dtype=torch.int64, device=y.device)
     return torch.randperm(len(y), generator=gen, device=y.device)
 
 

@@ -67,3 +67,50 @@ def test_threads_caps_torch_now_and_for_child_processes(monkeypatch):
 def test_threads_below_one_is_a_one_line_error(capsys):
     assert main(["run", "--threads", "0", "--model", "hog-svm"]) == 2
     assert capsys.readouterr().err.strip() == "error: --threads must be at least 1, got 0"
+
+
+# ---------------------------------------------------------------------- bench models / bench protocols
+def test_bench_models_lists_every_registered_model(capsys):
+    from bench.core.models import MODELS
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert sorted(r.split("|")[1].strip() for r in rows) == sorted(MODELS.names())
+    hog_svm = next(r for r in rows if r.split("|")[1].strip() == "hog-svm")
+    assert "classical" in hog_svm and "yes" in hog_svm and "HOG" in hog_svm
+    assert main(["models", "--family", "deep"]) == 0
+    deep = capsys.readouterr().out
+    assert "cnn-003" in deep and "hog-svm" not in deep
+
+
+def test_bench_models_show_prints_search_space_and_both_presets(capsys):
+    assert main(["models", "--show", "cnn-003"]) == 0
+    out = capsys.readouterr().out
+    assert "search space" in out and "| lr " in out and "log scale" in out
+    presets = out.split("presets (", 1)[1].splitlines()
+    header = next(line for line in presets if line.startswith("| setting "))
+    assert [c.strip() for c in header.split("|")[1:4]] == ["setting", "default", "paper"]
+    epochs = next(line for line in presets if line.startswith("| epochs "))
+    assert [c.strip() for c in epochs.split("|")[2:4]] == ["5", "50"]  # default preset, paper 003's 50 epochs
+    assert main(["models", "--show", "hog-svm"]) == 0
+    assert "svm__C" in capsys.readouterr().out
+    assert main(["models", "--show", "hog-svn"]) == 2
+    assert "did you mean 'hog-svm'" in capsys.readouterr().err
+
+
+def test_bench_protocols_lists_protocols_and_their_options(capsys):
+    assert main(["protocols"]) == 0
+    out = capsys.readouterr().out
+    for name in ("random", "kfold", "subject", "official", "cross"):
+        assert f"| {name} " in out
+    assert "--target-fraction" in out and "loso" in out
+    assert main(["protocols", "--show", "cross"]) == 0
+    out = capsys.readouterr().out
+    assert "ft-fc+cl" in out and "FC+CL" in out
+
+
+def test_unknown_protocol_is_one_line(capsys):
+    assert main(["run", "--protocol", "radnom", "--model", "hog-svm"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean 'random'" in err

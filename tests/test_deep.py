@@ -12,13 +12,23 @@ import torch
 
 from bench.core.errors import ConfigError, UnitSkipped
 from bench.core.models import MODELS, resolve_models
-from deep.augment import AugmentConfig, augment, eval_views, random_crop, random_flip, resize, ten_crop
+from deep.augment import (
+    AugmentConfig,
+    augment,
+    center_crop,
+    eval_views,
+    random_crop,
+    random_flip,
+    resize,
+    ten_crop,
+)
 from deep.config import TrainConfig
 from deep.estimator import DeepClassifier, _net_kwargs
 from deep.finetune import freeze, plan
 from deep.nets import build_net, get_arch
 from deep.nets.backbones import FAMILY
 from deep.nets.weights import cache_path
+from deep.train import class_weights, epoch_order
 
 DEEP = MODELS.names("deep")
 
@@ -168,6 +178,73 @@ def test_tencrop_views_and_averaged_predictions():
                config={"augment": {"crop_fraction": 44 / 48}}).fit(X, y)
     p = est.predict_proba(X[:5])
     assert p.shape == (5, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+
+def _old_center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """The slicing these crops replaced: offset (side - size) // 2."""
+    h, w = x.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return x[..., top:top + size, left:left + size]
+
+
+def _old_ten_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    crops = [x[..., :size, :size], x[..., :size, w - size:], x[..., h - size:, :size],
+             x[..., h - size:, w - size:], _old_center_crop(x, size)]
+    return torch.stack(crops + [c.flip(-1) for c in crops])
+
+
+@pytest.mark.parametrize(("side", "size"), [(48, 44), (48, 40), (64, 56), (44, 44), (49, 44), (48, 43)])
+def test_torchvision_crops_match_the_old_slicing(side, size):
+    # Even margins (and odd ones whose half rounds down, e.g. 5 -> 2) give the same window.
+    x = torch.rand(3, 1, side, side)
+    assert torch.equal(center_crop(x, size), _old_center_crop(x, size))
+    assert torch.equal(ten_crop(x, size), _old_ten_crop(x, size))
+
+
+def test_center_crop_rounds_an_odd_margin_like_torchvision():
+    # torchvision's offset is round(margin / 2), half to even: a margin of 3 starts at 2, where // gave 1.
+    x = torch.arange(48 * 48, dtype=torch.float32).view(1, 1, 48, 48)
+    assert torch.equal(center_crop(x, 45), x[..., 2:47, 2:47])
+    assert not torch.equal(center_crop(x, 45), _old_center_crop(x, 45))
+
+
+def test_ten_crop_keeps_its_view_order_not_torchvisions():
+    import torchvision.transforms.v2.functional as TF
+
+    x = torch.rand(2, 1, 48, 48)
+    ours, theirs = ten_crop(x, 44), torch.stack(TF.ten_crop(x, [44, 44]))
+    assert torch.equal(ours[:5], theirs[:5]) and torch.equal(ours[9], theirs[9])
+    # torchvision crops the mirrored image: its flipped corners come pairwise swapped.
+    assert torch.equal(ours[5:9], theirs[[6, 5, 8, 7]])
+
+
+@pytest.mark.parametrize(("side", "size"), [(48, 24), (48, 40), (44, 48), (48, 224), (48, 64)])
+def test_resize_matches_plain_interpolate(side, size):
+    x = torch.rand(4, 1, side, side)
+    old = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                                          antialias=size < side)
+    assert torch.equal(resize(x, size), old)
+
+
+def test_sampler_order_is_weighted_random_sampler_draw():
+    y = torch.tensor([0] * 50 + [1] * 10 + [2] * 3 + [4] * 37)
+    cfg = TrainConfig(balance="sampler")
+    w = class_weights(y, 7)[y]
+    gen, ref = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    order = epoch_order(y, cfg, 7, gen)
+    # WeightedRandomSampler is torch.multinomial on float64 weights, with the same generator.
+    assert torch.equal(order, torch.multinomial(w.double(), len(y), replacement=True, generator=ref))
+    assert order.dtype == torch.int64 and order.device == y.device
+    assert torch.equal(gen.get_state(), ref.get_state())  # later draws (augmentation) are unchanged
+    # The same draw as before on float32 weights up to the few indices where the cumulative sums round apart.
+    old = torch.multinomial(w, len(y), replacement=True, generator=torch.Generator().manual_seed(3))
+    assert (order != old).sum() <= 2
+    big = torch.randint(0, 7, (20000,), generator=torch.Generator().manual_seed(0)) ** 2 % 7
+    counts = torch.bincount(big[epoch_order(big, cfg, 7, torch.Generator().manual_seed(1))], minlength=7)
+    present = counts[torch.bincount(big, minlength=7) > 0].float()
+    assert present.max() / present.min() < 1.15  # class-balanced
 
 
 # ----------------------------------------------------------------------------- training behaviour

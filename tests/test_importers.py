@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from pathlib import Path
@@ -47,16 +46,16 @@ def test_every_importer_is_registered() -> None:
 
 # --------------------------------------------------------------------------- invariants over the registry
 @pytest.mark.parametrize("name", IMPORTER_NAMES)
-def test_options_match_the_load_signature(name: str) -> None:
+def test_each_option_is_declared_once_and_resolved_whole(name: str) -> None:
     imp = IMPORTERS.get(name)
-    params = inspect.signature(imp.load).parameters
-    assert "name" in params and imp.description and imp.version
-    for opt in imp.options:
-        assert opt.dest in params, f"{name}: option {opt.flag} is not a load() parameter"
-        default = params[opt.dest].default
-        parsed = opt.type(opt.default) if isinstance(opt.default, str) and opt.type is not str else opt.default
-        assert default == parsed, f"{name}: {opt.flag} default {opt.default!r} != load() default {default!r}"
-        assert opt.help
+    assert imp.description and imp.version and all(o.help for o in imp.options)
+    defaults = imp.resolve({})
+    assert set(defaults) == {o.dest for o in imp.options}  # every declared option, even when not given
+    assert imp.resolve(dict(defaults)) == defaults  # a resolved value resolves to itself
+    with pytest.raises(ConfigError, match="has no option no_such_option"):
+        imp.resolve({"no_such_option": 1})
+    with pytest.raises(AttributeError, match="declares no option"):
+        _ = defaults.no_such_option  # an importer cannot read an option it did not declare
 
 
 @pytest.mark.parametrize("name", IMPORTER_NAMES)

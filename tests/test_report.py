@@ -15,8 +15,8 @@ from fixtures_runs import fabricate_cross_run, fabricate_run
 from PIL import Image
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from bench.report import add_report_arguments, report_from_args
-from bench.report.build import ReportOptions, build_report
+from bench.report.build import ReportOptions, build_report, report_from_args
+from bench.report.cli import add_report_arguments
 from bench.results.folder import RunFolder
 
 LAB = "synth-lab:subjects=12,n=240"
@@ -263,3 +263,96 @@ def test_report_of_a_real_engine_run(tmp_path):
         assert unit["metrics"]["test"]["confusion_matrix"] == confusion_matrix(pred.y_true, pred.y_pred,
                                                                                 labels=classes).tolist()
         assert math.isclose(unit["metrics"]["test"]["accuracy"], (pred.y_true == pred.y_pred).mean())
+
+
+# ---------------------------------------------------------------------- the library calls behind the tables
+CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def _random_predictions(seed: int, n: int = 300, absent: tuple[int, ...] = (1,)) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    p = np.ones(len(CLASSES))
+    p[list(absent)] = 0
+    y_true = rng.choice(len(CLASSES), n, p=p / p.sum())
+    y_pred = np.where(rng.random(n) < 0.6, y_true, rng.choice(len(CLASSES), n))
+    return pd.DataFrame({"y_true": np.array(CLASSES)[y_true], "y_pred": np.array(CLASSES)[y_pred]})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_per_class_table_is_the_classification_report(seed):
+    from bench.report.tables import per_class
+
+    pred = _random_predictions(seed)
+    table = per_class(pred, CLASSES).set_index("class")
+    p, r, f, s = precision_recall_fscore_support(pred.y_true, pred.y_pred, labels=CLASSES, zero_division=0)
+    assert np.array_equal(table.loc[CLASSES, ["precision", "recall", "f1"]].to_numpy(), np.c_[p, r, f])
+    assert table.support.tolist() == [*s.tolist(), len(pred), len(pred)]
+    assert table.loc["disgust", ["precision", "recall", "f1"]].tolist() == [0, 0, 0]  # absent but predicted
+    present = s > 0
+    # Averages over the classes with test samples only; the weighted one is np.average (normalised once),
+    # which can differ from summing precomputed weight shares in the last bit.
+    assert table.loc["macro avg", "f1"] == f[present].mean()
+    assert table.loc["weighted avg", "recall"] == pytest.approx(np.average(r[present], weights=s[present]),
+                                                                rel=1e-15)
+    accuracy = (pred.y_true == pred.y_pred).mean()
+    assert table.loc["weighted avg", "recall"] == pytest.approx(accuracy, rel=1e-15)
+
+
+def test_normalised_confusion_is_sklearns():
+    from bench.report.tables import confusion, row_normalised
+
+    pred = _random_predictions(0)
+    cm = confusion(pred, CLASSES)
+    expected = confusion_matrix(pred.y_true, pred.y_pred, labels=CLASSES, normalize="true")
+    assert np.array_equal(confusion(pred, CLASSES, normalize="true"), expected)
+    assert np.array_equal(row_normalised(cm), expected)
+    assert row_normalised(cm)[1].tolist() == [0.0] * len(CLASSES)  # no true "disgust": the row stays 0
+    totals = cm.sum(axis=1, keepdims=True)
+    assert np.array_equal(row_normalised(cm), np.divide(cm, totals, out=np.zeros(cm.shape), where=totals > 0))
+
+
+def _hand_reliability(conf: np.ndarray, correct: np.ndarray, n_bins: int) -> pd.DataFrame:
+    """The loop calibration_curve replaced: (lo, hi] bins, 0 in the first, numpy means."""
+    edges = np.linspace(0, 1, n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    rows = []
+    for b in range(n_bins):
+        sel = idx == b
+        rows.append({"lo": edges[b], "hi": edges[b + 1], "count": int(sel.sum()),
+                     "confidence": conf[sel].mean() if sel.any() else math.nan,
+                     "accuracy": correct[sel].mean() if sel.any() else math.nan})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("n_bins", [5, 10, 15])
+def test_reliability_bins_are_calibration_curves(n_bins):
+    from sklearn.calibration import calibration_curve
+
+    from bench.report.confidence import expected_calibration_error, reliability
+
+    rng = np.random.default_rng(n_bins)
+    conf = np.concatenate([rng.beta(5, 2, 2000), np.linspace(0, 1, n_bins + 1), [0.0, 1.0]])  # edges too
+    correct = rng.random(len(conf)) < conf
+    bins, hand = reliability(conf, correct, n_bins), _hand_reliability(conf, correct, n_bins)
+    assert list(bins.columns) == ["lo", "hi", "count", "confidence", "accuracy"]
+    assert bins[["lo", "hi", "count", "accuracy"]].equals(hand[["lo", "hi", "count", "accuracy"]])
+    # calibration_curve sums each bin in sample order (np.bincount), numpy's mean pairwise: last bits differ.
+    assert np.allclose(bins.confidence, hand.confidence, rtol=1e-14, atol=0, equal_nan=True)
+    used = bins["count"] > 0
+    acc, mean_conf = calibration_curve(correct, conf, n_bins=n_bins, strategy="uniform")
+    assert np.array_equal(bins.accuracy[used], acc) and np.array_equal(bins.confidence[used], mean_conf)
+    ece = (hand["count"] / len(conf) * (hand.accuracy - hand.confidence).abs()).sum()
+    assert expected_calibration_error(bins) == pytest.approx(ece, rel=1e-13)
+
+
+def test_reliability_empty_bins_empty_input_and_bad_confidences():
+    from bench.report.confidence import expected_calibration_error, reliability
+
+    bins = reliability(np.array([0.05, 0.1, 0.95, 1.0]), np.array([True, False, True, True]), 10)
+    assert bins["count"].tolist() == [2, 0, 0, 0, 0, 0, 0, 0, 0, 2]  # 0.1 closes the first bin
+    assert bins.accuracy.iloc[[0, 9]].tolist() == [0.5, 1.0] and bins.accuracy.iloc[1:9].isna().all()
+    empty = reliability(np.zeros(0), np.zeros(0, dtype=bool), 10)
+    assert empty["count"].sum() == 0 and math.isnan(expected_calibration_error(empty))
+    assert reliability(np.array([0.3, 0.7]), np.array([False, False]), 5).accuracy.dropna().tolist() == [0, 0]
+    with pytest.raises(ValueError, match="outside"):
+        reliability(np.array([0.5, 1.5]), np.array([True, False]), 10)

@@ -49,9 +49,32 @@ def test_bootstrap_is_seeded_and_close_to_its_exact_limit():
     exact = (sps.binom.ppf(0.025, n, p) / n, sps.binom.ppf(0.975, n, p) / n)
     assert a == pytest.approx(exact, abs=0.01)
     ref = sps.bootstrap((correct,), np.mean, confidence_level=0.95, n_resamples=2000, method="percentile",
-                        random_state=0).confidence_interval
-    assert a == pytest.approx((ref.low, ref.high), abs=0.01)
+                        rng=np.random.default_rng(0)).confidence_interval
+    assert a == (ref.low, ref.high)
     assert stats.bootstrap_interval(correct, seed=1) != a  # the seed is what fixes it
+
+
+def _hand_bootstrap(v: np.ndarray, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """The loop scipy replaced: 2000 resamples in chunks of 250 from default_rng(seed), linear quantiles."""
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([v[rng.integers(0, len(v), size=(250, len(v)))].mean(axis=1) for _ in range(8)])
+    alpha = (1 - confidence) / 2
+    return tuple(np.quantile(means, [alpha, 1 - alpha]))
+
+
+@pytest.mark.parametrize("n", [2, 40, 251, 1500])
+def test_bootstrap_resamples_as_the_hand_written_loop_did(n):
+    rng = np.random.default_rng(n)
+    for v in ((rng.random(n) < 0.6).astype(float), rng.random(n)):
+        # Same resamples; scipy's quantile interpolates with other float steps (at most a few ulps apart).
+        assert stats.bootstrap_interval(v) == pytest.approx(_hand_bootstrap(v), rel=1e-14, abs=1e-15)
+
+
+def test_interval_edge_cases():
+    assert stats.t_interval([0.75, 0.75, 0.75]) == (0.75, 0.75)  # scipy's t.interval gives nan at zero scale
+    assert all(math.isnan(x) for x in stats.bootstrap_interval([]))
+    assert stats.bootstrap_interval([1.0]) == (1.0, 1.0)  # scipy's bootstrap needs two observations
+    assert stats.bootstrap_interval(np.ones(30)) == (1.0, 1.0)
 
 
 # ---------------------------------------------------------------------- McNemar

@@ -26,9 +26,9 @@ from threadpoolctl import threadpool_limits
 
 from bench.core.errors import BenchError, ConfigError
 from bench.core.models import ModelSpec
-from bench.run.config import study_name
 from bench.data import store as datastore
 from bench.data.dataset import FERDataset
+from bench.run.config import study_name
 from bench.run.tuning import (
     FINISHED,
     SeededTPESampler,
@@ -229,7 +229,8 @@ def test_tuned_estimator_saves_best_params_and_resumes_without_new_trials(ds, fo
 
     _, again = tuned_estimator(TINY_SPEC, fold, ds, cfg, 3, tmp_path)
     study = optuna.load_study(study_name=record["study_name"], storage=record["storage"])
-    assert again == record and len(study.trials) == 3
+    assert record["trials_run_now"] == 3 and again["trials_run_now"] == 0  # the second call only reads the study
+    assert {**again, "trials_run_now": 3} == record and len(study.trials) == 3
     assert apply_best(tiny_logreg(), {"clf__C": 2.5}).get_params()["clf__C"] == 2.5
 
 
@@ -412,3 +413,26 @@ def test_an_interrupted_tune_resumes_the_same_study(tune_cli):
     assert len(killed) == 1  # found stale by the third process and re-queued with the same parameters
     retries = [t for t in done if t.system_attrs.get("failed_trial") == killed[0].number]
     assert len(retries) == 1 and retries[0].params == killed[0].params
+
+
+# ---------------------------------------------------------------------- bench tune, then bench run --tune N
+def test_bench_tune_and_bench_run_tune_share_one_study(tmp_path, capsys):
+    from bench.cli.app import main
+
+    lab = "synth-lab:subjects=12,n=144"
+    common = ["--protocol", "kfold", "--dataset", lab, "--folds", "2", "--out", str(tmp_path)]
+    assert main(["tune", "--model", "hog-svm", *common, "--trials", "2"]) == 0
+    tuned = capsys.readouterr().out
+    assert "2 trials run now" in tuned and "bench run --protocol kfold" in tuned and "--tune 2" in tuned
+    assert main(["run", "--model", "hog-svm", *common, "--tune", "2", "--no-progress", "--ensemble", "none"]) == 0
+    out = capsys.readouterr().out
+    (folder,) = list(tmp_path.iterdir())  # one run folder for both commands
+    storage = sqlite_url(folder / "optuna.db")
+    names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
+    assert names == [f"hog-svm|kfold|{lab}|fold-00", f"hog-svm|kfold|{lab}|fold-01"]
+    first = optuna.load_study(study_name=names[0], storage=storage)
+    assert len(first.trials) == 2  # bench tune's two trials, reused: none added by bench run
+    line = next(line for line in out.splitlines() if line.startswith("hog-svm") and "fold-00" in line)
+    assert "reused: all finished before this run" in line
+    other = next(line for line in out.splitlines() if line.startswith("hog-svm") and "fold-01" in line)
+    assert "(2 run now)" in other

@@ -17,7 +17,7 @@ HANDLERS = {
     "tune": "bench.run.tuning:tune_from_args",
     "dashboard": "bench.run.dashboard:dashboard_from_args",
     "perf": "bench.perf.cli:perf_from_args",
-    "report": "bench.report.cli:report_from_args",
+    "report": "bench.report.build:report_from_args",
     "leaderboard": "leaderboard.build:leaderboard_from_args",
     "models": "bench.cli.listing:models_from_args",
     "protocols": "bench.cli.listing:protocols_from_args",

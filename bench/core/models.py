@@ -122,7 +122,7 @@ def resolve_models(selection: str) -> list[ModelSpec]:
     return unique
 
 
-class _RecordingTrial:
+class LowEndTrial:
     """Stands in for an Optuna trial to read a define-by-run search space: records each suggestion and answers
     with its low end or first choice (so a conditional branch is shown as the first choice takes it)."""
 
@@ -146,6 +146,6 @@ class _RecordingTrial:
 
 def describe_space(space: SearchSpace) -> list[dict[str, Any]]:
     """The parameters a search space samples, each with its kind and range or choices."""
-    trial = _RecordingTrial()
+    trial = LowEndTrial()
     space(trial)
     return trial.params

@@ -18,34 +18,76 @@ from bench.data import store as datastore
 from bench.data.dataset import FERDataset
 
 
-@dataclass
+@dataclass(frozen=True)
 class Option:
-    """One importer option, turned into a ``bench data import`` flag."""
+    """One importer option, declared once: it is the ``bench data import`` flag, the keyword of the Python API
+    (``import_dataset(..., size=64)``, ``Importer.load(..., size=64)``), the value the importer reads
+    (``opts.size``) and part of the cache key. ``type`` turns a command-line string (or a value given in
+    Python) into the canonical value; it must accept its own output."""
 
     flag: str  # e.g. "--frames"
     help: str
     default: Any = None
-    type: Callable[[str], Any] = str
-    choices: list[Any] | None = None
+    type: Callable[[Any], Any] = str
+    choices: tuple[Any, ...] | None = None
 
     @property
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
+
+    def resolve(self, value: Any) -> Any:
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{self.flag} is a switch: give True or False, got {value!r}")
+            return value
+        if value is not None:
+            value = self.type(value)
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{self.flag} '{value}' is not one of {', '.join(map(str, self.choices))}")
+        return value
+
+
+class Options(dict[str, Any]):
+    """The resolved options of one import: every declared option, nothing else (``opts.size``)."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"this importer declares no option '{key}'; declare it in its options") from None
 
 
 @dataclass
 class Importer:
     """Reads one dataset's native on-disk layout into a FERDataset.
 
-    ``load(path, name=..., **options)`` must raise DataError (naming the file and the fix) on bad input.
-    Bump ``version`` whenever the output for the same input and options can change: caches record it.
+    ``read(path, name, opts)`` gets the resolved ``Options`` (every option in ``options``, parsed) and must
+    raise DataError (naming the file and the fix) on bad input. Bump ``version`` whenever the output for the
+    same input and options can change: caches record it.
     """
 
     name: str
     version: str
-    load: Callable[..., FERDataset]
+    read: Callable[[Path, str, Options], FERDataset]
     description: str
     options: list[Option] = field(default_factory=list)
+
+    def resolve(self, given: dict[str, Any] | None = None) -> Options:
+        """Every declared option, from ``given`` or its default, parsed and checked."""
+        given = dict(given or {})
+        known = {o.dest: o for o in self.options}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ConfigError(f"importer '{self.name}' has no option {', '.join(unknown)}; its options are "
+                              f"{', '.join(known) or 'none'}")
+        return Options({dest: opt.resolve(given.get(dest, opt.default)) for dest, opt in known.items()})
+
+    def load(self, path: str | Path, *, name: str | None = None, **given: Any) -> FERDataset:
+        """Read ``path`` with these options; the dataset's info records exactly the resolved options."""
+        opts = self.resolve(given)
+        ds = self.read(Path(path), name or self.name, opts)
+        ds.info.update(importer=self.name, importer_version=self.version, options=dict(opts))
+        return ds
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         for opt in self.options:
@@ -55,8 +97,13 @@ class Importer:
             else:
                 kw["type"] = opt.type
                 if opt.choices:
-                    kw["choices"] = opt.choices
+                    kw["choices"] = list(opt.choices)
             parser.add_argument(opt.flag, dest=opt.dest, **kw)
+
+
+def register_importer(importer: Importer) -> Importer:
+    IMPORTERS.add(importer.name, importer, family="importers")
+    return importer
 
 
 @dataclass
@@ -149,12 +196,14 @@ def import_dataset(importer_name: str, path: str | Path, *, name: str | None = N
         raise ConfigError(f"'{name}' is a synthetic dataset name; import under another name with --name")
     root = datastore.data_dir(data_dir)
     src = Path(path).expanduser().resolve()
-    wanted = {"importer": importer.name, "importer_version": importer.version, "options": options,
+    # The cache key holds every declared option, resolved: no option can change the data without it.
+    resolved = importer.resolve(options)
+    wanted = {"importer": importer.name, "importer_version": importer.version, "options": dict(resolved),
               "source_path": str(src)}
     current = datastore.read_manifest(root, name)
     if not force and current and all(current.get(k) == v for k, v in _jsonable(wanted).items()):
         return datastore.load_dataset(root, name), False
-    ds = importer.load(src, name=name, **options)
+    ds = importer.load(src, name=name, **resolved)
     if len(ds) == 0:
         raise DataError(f"{src}: no images were imported; check the folder layout ('bench data import {importer_name} --help')")
     datastore.save_dataset(ds, root, wanted)

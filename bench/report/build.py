@@ -6,6 +6,7 @@ the report can be regenerated at any time and never disagrees with predictions/.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.errors import ConfigError
 from bench.core.files import atomic_write_text, dump_json
 from bench.report import audit, confidence, figures, tables
 from bench.report.data import Group, RunData, load_run, probabilities, slug
@@ -294,3 +296,18 @@ def _images(rd: RunData, opts: ReportOptions) -> audit.Images:
         return audit.Images(None, reason="no thumbnails were requested")
     print(f"loading the dataset of {rd.run.path.name} for thumbnails ...", file=sys.stderr)
     return audit.load_images(rd.manifest, opts.data_dir)
+
+
+# ---------------------------------------------------------------------- the command
+def report_from_args(args: argparse.Namespace) -> int:
+    if not 0 < args.threshold <= 1:
+        raise ConfigError(f"--threshold {args.threshold} must lie in (0, 1]; e.g. 0.6")
+    if args.bins < 1 or args.errors < 0 or args.samples < 0:
+        raise ConfigError("--bins must be at least 1 and --errors / --samples at least 0")
+    models = [m.strip() for m in args.model.split(",") if m.strip()] if args.model else None
+    opts = ReportOptions(per_fold=args.per_fold, threshold=args.threshold, bins=args.bins, n_errors=args.errors,
+                         n_samples=args.samples, models=models, data_dir=args.data_dir,
+                         images=not args.no_images, out=Path(args.out) if args.out else None)
+    path = build_report(args.run, opts)
+    print(f"wrote {path} with {path.read_text().count('![')} figures beside it")
+    return 0

@@ -1,11 +1,8 @@
-"""The ``bench report`` command's arguments and entry point (light: the drawing modules load on use)."""
+"""The ``bench report`` command's arguments and defaults (light: the command line imports it at start)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from bench.core.errors import ConfigError
 
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_BINS = 15
@@ -28,19 +25,3 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not load the dataset: no thumbnails, error grid or emotion-analysis view")
     p.add_argument("--data-dir", default=None, metavar="DIR",
                    help="where imported datasets are cached (default: the run's, else $FER_BENCH_DATA_DIR)")
-
-
-def report_from_args(args: argparse.Namespace) -> int:
-    if not 0 < args.threshold <= 1:
-        raise ConfigError(f"--threshold {args.threshold} must lie in (0, 1]; e.g. 0.6")
-    if args.bins < 1 or args.errors < 0 or args.samples < 0:
-        raise ConfigError("--bins must be at least 1 and --errors / --samples at least 0")
-    from bench.report.build import ReportOptions, build_report
-
-    models = [m.strip() for m in args.model.split(",") if m.strip()] if args.model else None
-    opts = ReportOptions(per_fold=args.per_fold, threshold=args.threshold, bins=args.bins, n_errors=args.errors,
-                         n_samples=args.samples, models=models, data_dir=args.data_dir,
-                         images=not args.no_images, out=Path(args.out) if args.out else None)
-    path = build_report(args.run, opts)
-    print(f"wrote {path} with {path.read_text().count('![')} figures beside it")
-    return 0

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import calibration_curve
 
 from bench.report.cli import DEFAULT_BINS, DEFAULT_THRESHOLD  # one place for the defaults
 from bench.report.data import probabilities
@@ -49,16 +50,23 @@ def bin_edges(n_bins: int) -> np.ndarray:
 
 def reliability(conf: np.ndarray, correct: np.ndarray, n_bins: int = DEFAULT_BINS) -> pd.DataFrame:
     """Equal-width bins (lo, hi] over [0, 1] (a confidence of exactly 0 joins the first bin):
-    count, mean confidence and accuracy per bin."""
+    count, mean confidence and accuracy per bin; an empty bin has nan for both.
+
+    The means are ``sklearn.calibration.calibration_curve(strategy="uniform")``'s, so a confidence outside
+    [0, 1] is an error.
+    """
     conf, correct = np.asarray(conf, dtype=float), np.asarray(correct, dtype=bool)
     edges = bin_edges(n_bins)
-    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
-    rows = []
-    for b in range(n_bins):
-        sel = idx == b
-        rows.append({"lo": edges[b], "hi": edges[b + 1], "count": int(sel.sum()),
-                     "confidence": _mean(conf[sel]), "accuracy": _mean(correct[sel])})
-    return pd.DataFrame(rows)
+    # calibration_curve returns no counts and drops empty bins; this is its own binning (searchsorted on
+    # the inner edges), which puts both back in place. It sums each bin in sample order (np.bincount), so a
+    # mean confidence can differ from numpy's pairwise mean in the last bits.
+    counts = np.bincount(np.searchsorted(edges[1:-1], conf), minlength=n_bins)
+    accuracy, confidence = np.full(n_bins, math.nan), np.full(n_bins, math.nan)
+    if len(conf):
+        accuracy[counts > 0], confidence[counts > 0] = calibration_curve(correct, conf, pos_label=True,
+                                                                         n_bins=n_bins, strategy="uniform")
+    return pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "count": counts, "confidence": confidence,
+                         "accuracy": accuracy})
 
 
 def expected_calibration_error(bins: pd.DataFrame) -> float:

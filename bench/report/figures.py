@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bench.report.tables import row_normalised
+
 DPI = 100
 CORRECT, WRONG, NEUTRAL = "#2a9d55", "#c8453a", "#4a78b5"
 
@@ -42,8 +44,7 @@ def save(fig: Figure, path: Path) -> Path:
 # ---------------------------------------------------------------------- confusion matrices
 def confusion(cm: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
     """Raw counts beside the row-normalised matrix (each row sums to 1: recall on the diagonal)."""
-    totals = cm.sum(axis=1, keepdims=True)
-    norm = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
+    norm = row_normalised(cm)
     k = len(classes)
     fig = new_figure(max(8.0, 1.1 * k + 2), max(4.0, 0.55 * k + 1.6), left=1.0, bottom=1.0, top=0.7,
                      wspace=0.3)

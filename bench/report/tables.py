@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import classification_report, confusion_matrix
 from tabulate import tabulate
 
 from bench.report.data import Group, label_positions
@@ -28,16 +28,23 @@ def pct(x: float | None) -> str:
 
 
 # ---------------------------------------------------------------------- confusion and per-class scores
-def confusion(pred: pd.DataFrame, classes: list[str]) -> np.ndarray:
-    """Counts: rows are true classes, columns predicted classes, both in ``classes`` order."""
+def confusion(pred: pd.DataFrame, classes: list[str], normalize: str | None = None) -> np.ndarray:
+    """Counts: rows are true classes, columns predicted classes, both in ``classes`` order.
+
+    ``normalize`` is scikit-learn's: "true" divides each row by its total, "pred" each column, "all" the
+    whole matrix; an empty row or column stays 0.
+    """
     return confusion_matrix(label_positions(pred.y_true, classes), label_positions(pred.y_pred, classes),
-                            labels=list(range(len(classes))))
+                            labels=list(range(len(classes))), normalize=normalize)
 
 
 def row_normalised(cm: np.ndarray) -> np.ndarray:
     """Each row divided by its total (the recall of each class on the diagonal); empty rows stay 0."""
-    totals = cm.sum(axis=1, keepdims=True)
-    return np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
+    k = len(cm)
+    # scikit-learn normalises label pairs, not a matrix: one (true, predicted) pair per cell, weighted by
+    # its count.
+    return confusion_matrix(np.repeat(np.arange(k), k), np.tile(np.arange(k), k), labels=list(range(k)),
+                            sample_weight=np.asarray(cm).ravel(), normalize="true")
 
 
 def confusion_markdown(cm: np.ndarray, classes: list[str]) -> str:
@@ -52,15 +59,17 @@ def per_class(pred: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     Averages run over the classes with test samples: a class absent from the test set has no recall to average.
     """
     y_true, y_pred = label_positions(pred.y_true, classes), label_positions(pred.y_pred, classes)
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(range(len(classes))), zero_division=0)
-    frame = pd.DataFrame({"class": classes, "precision": p, "recall": r, "f1": f, "support": s.astype(int)})
-    present = frame[frame.support > 0]
-    macro = {"class": "macro avg", **{k: float(present[k].mean()) for k in ("precision", "recall", "f1")},
-             "support": int(present.support.sum())}
-    w = present.support / max(int(present.support.sum()), 1)
-    weighted = {"class": "weighted avg", **{k: float((present[k] * w).sum()) for k in ("precision", "recall", "f1")},
-                "support": int(present.support.sum())}
-    return pd.concat([frame, pd.DataFrame([macro, weighted])], ignore_index=True)
+    every = _report(y_true, y_pred, list(range(len(classes))))
+    rows = [{"class": c, **every[str(i)]} for i, c in enumerate(classes)]
+    # Averages from a second report over the present classes: scikit-learn would average absent ones in as 0.
+    averages = _report(y_true, y_pred, sorted({int(i) for i in y_true}))
+    rows += [{"class": name, **averages[name]} for name in ("macro avg", "weighted avg")]
+    frame = pd.DataFrame(rows).rename(columns={"f1-score": "f1"})
+    return frame.astype({"support": int})[["class", "precision", "recall", "f1", "support"]]
+
+
+def _report(y_true: np.ndarray, y_pred: np.ndarray, labels: list[int]) -> dict[str, dict[str, float]]:
+    return classification_report(y_true, y_pred, labels=labels, output_dict=True, zero_division=0)
 
 
 def per_class_markdown(table: pd.DataFrame) -> str:

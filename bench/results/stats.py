@@ -6,9 +6,11 @@ the same run folders always render the same bytes.
 Definitions (the leaderboard's notes repeat them in one line each):
 
 - Mean ± standard deviation over folds: sample standard deviation (``ddof=1``).
-- 95% CI over folds (CV, repeated hold-outs): Student t, ``mean ± t_{0.975, k-1} · s / sqrt(k)``. The folds of
-  a k-fold CV share training data, so this interval is optimistic; it is what papers report and is labelled so.
-- 95% CI for a single split: percentile bootstrap over the test samples (2000 resamples, fixed seed).
+- 95% CI over folds (CV, repeated hold-outs): Student t, ``mean ± t_{0.975, k-1} · s / sqrt(k)``
+  (``scipy.stats.t.interval``). The folds of a k-fold CV share training data, so this interval is optimistic;
+  it is what papers report and is labelled so.
+- 95% CI for a single split: percentile bootstrap over the test samples (``scipy.stats.bootstrap``, 2000
+  resamples from ``numpy.random.default_rng(0)``).
 - Top model vs another on one split: McNemar's test on the per-sample predictions, exact two-sided binomial
   test on the discordant pairs (b = only A correct, c = only B correct; p = binomtest(min(b, c), b + c, 0.5)).
   ``exact=False`` gives the chi-square version with continuity correction, (|b - c| - 1)^2 / (b + c), 1 dof.
@@ -46,28 +48,28 @@ def t_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -
     if len(v) < 2:
         return math.nan, math.nan
     m, s = float(v.mean()), float(v.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1)) * s / math.sqrt(len(v))
-    return m - half, m + half
+    if s == 0:
+        return m, m  # scipy answers nan for a zero scale; equal folds have a zero-width interval
+    lo, hi = stats.t.interval(confidence, len(v) - 1, loc=m, scale=s / math.sqrt(len(v)))
+    return float(lo), float(hi)
 
 
 def bootstrap_interval(sample_scores: Sequence[float] | np.ndarray, confidence: float = 0.95,
                        n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of per-sample scores (1/0 correctness gives accuracy).
 
-    Test samples are resampled with replacement ``n_resamples`` times from a generator seeded with ``seed``,
-    so the interval is the same on every call with the same input (same order).
+    ``scipy.stats.bootstrap(method="percentile")``: test samples are resampled with replacement
+    ``n_resamples`` times from ``numpy.random.default_rng(seed)``, and the interval is the linear-interpolated
+    quantiles of the resampled means, so it is the same on every call with the same input (same order).
     """
     v = np.asarray(sample_scores, dtype=float)
     if len(v) == 0:
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_resamples)
-    for start in range(0, n_resamples, _BOOTSTRAP_CHUNK):
-        stop = min(start + _BOOTSTRAP_CHUNK, n_resamples)
-        means[start:stop] = v[rng.integers(0, len(v), size=(stop - start, len(v)))].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(means, [alpha, 1 - alpha])
-    return float(lo), float(hi)
+    if len(v) == 1:
+        return float(v[0]), float(v[0])  # scipy refuses one observation; every resample is that one value
+    res = stats.bootstrap((v,), np.mean, n_resamples=n_resamples, batch=_BOOTSTRAP_CHUNK, vectorized=True,
+                          confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 @dataclass(frozen=True)

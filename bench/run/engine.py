@@ -139,5 +139,9 @@ def _unit_line(r: dict[str, Any]) -> str:
         return f"{head} {r['status']}: {r.get('message', '')}"
     scores = "  ".join(f"{k} acc {m['accuracy']:.3f} f1 {m['macro_f1']:.3f}" for k, m in r["metrics"].items())
     tuned = r.get("tuned")
-    note = f"  tuned: {tuned['n_trials']} trials in study '{tuned['study_name']}'" if tuned else ""
+    note = ""
+    if tuned:
+        now = tuned.get("trials_run_now")
+        how = " (reused: all finished before this run)" if now == 0 else f" ({now} run now)"
+        note = f"  tuned: {tuned['n_trials']} trials in study '{tuned['study_name']}'{how}"
     return f"{head} {scores}  fit {r['fit_time_s']:.1f}s{note}"

@@ -75,14 +75,13 @@ class TuneResult:
         """What a unit record stores under ``"tuned"`` (leaderboards show "tuned (N trials)")."""
         return {"n_trials": self.n_trials, "best_params": _jsonable(self.best_params),
                 "best_value": self.best_value, "metric": self.metric, "study_name": self.study_name,
-                "storage": self.storage}
+                "storage": self.storage, "trials_run_now": max(self.n_trials - self.n_before, 0)}
 
     def reuse_line(self) -> str:
         """Whether this call ran trials or found the study done (a shared study is reused as it is)."""
         if self.n_before >= self.n_trials:
-            return f"study '{self.study_name}' reused: its {self.n_trials} trials were finished before, none run now"
-        return (f"study '{self.study_name}': {self.n_trials - self.n_before} trials run now, "
-                f"{self.n_before} found finished")
+            return f"reused: its {self.n_trials} trials were finished before, none run now"
+        return f"{self.n_trials - self.n_before} trials run now, {self.n_before} found finished"
 
 
 class _SurplusTrial(Exception):

@@ -41,7 +41,7 @@ def build_kwargs(spec: ModelSpec, *, seed: int, preset: str = "default", device:
                  epochs: int | None = None) -> dict[str, Any]:
     """The keywords a registered builder gets (run and tuning alike)."""
     if spec.family == "deep":
-        extra = {"epochs": epochs, "config": {"min_steps": 0}} if epochs is not None else {}
+        extra = {"epochs": epochs} if epochs is not None else {}
         return {"seed": seed, "preset": preset, "device": device, **extra}
     return {"seed": seed}
 

@@ -1,8 +1,4 @@
-"""Dataset importers: importing this package registers each one in ``bench.data.catalog.IMPORTERS``.
-
-One module per native layout; ``common`` holds what they share (reading, resizing, assembling, reporting).
+"""Dataset importers, one module per native layout, each registering itself in
+``bench.data.catalog.IMPORTERS`` (the registry imports every module here: adding an importer is adding a file).
+``common`` holds what they share (discovery, samples, assembly, the shared options and their report lines).
 """
-
-from bench.data.importers import ck48, ckplus, fer2013, folder, jaffe, kdef
-
-__all__ = ["ck48", "ckplus", "fer2013", "folder", "jaffe", "kdef"]

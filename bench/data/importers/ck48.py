@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.core.emotions import INDEX
 from bench.core.errors import DataError
-from bench.data.catalog import IMPORTERS, Importer
+from bench.data.catalog import Importer, Options, register_importer
 from bench.data.dataset import FERDataset
 from bench.data.importers import common
 
@@ -22,29 +21,19 @@ LAYOUT = f"{FOLDER}/<emotion>/S###_###_########.png (PATH may be the {FOLDER} fo
 _FILE = re.compile(r"^(S\d+)_(\d+)_(\d+)$")
 
 
-def load(path: str | Path, *, name: str = NAME, contempt: str = "keep", size: int | None = 48,
-         skip_corrupt: bool = False) -> FERDataset:
+def read(path: Path, name: str, opts: Options) -> FERDataset:
     """Import the CK+48 folder export; subject, sequence and frame come from each file name."""
     root = common.require_dir(path, NAME)
-    common.choice(contempt, ["keep", "merge", "drop"], "--contempt")
-    size = common.parse_size(size)
     if (root / FOLDER).is_dir():
         root = root / FOLDER
     class_dirs = common.subfolders(root)
     if not class_dirs:
         raise common.no_images(root, NAME, LAYOUT)
     samples: list[common.Sample] = []
-    n_contempt = 0
     for class_dir in class_dirs:
         label = common.label_of(class_dir.name, f"folder {class_dir}",
                                 f"{NAME} expects {LAYOUT}; rename or remove the folder")
         files = common.class_images(class_dir, "put its images back or remove the folder")
-        if label == INDEX["contempt"]:
-            n_contempt += len(files)
-            if contempt == "drop":
-                continue
-            if contempt == "merge":
-                label = INDEX["disgust"]
         for f in files:
             m = _FILE.match(f.stem)
             if not m:
@@ -53,20 +42,18 @@ def load(path: str | Path, *, name: str = NAME, contempt: str = "keep", size: in
             samples.append(common.Sample(f, label, m.group(1),
                                          {"sequence": f"{m.group(1)}_{m.group(2)}", "frame": int(m.group(3))}))
     report = {"layout": f"{len(class_dirs)} class folders in {root.name}: {len(samples)} files"}
-    if n_contempt:
-        report["contempt"] = f"{n_contempt} images " + {"keep": "kept as contempt", "merge": "merged into disgust",
-                                                        "drop": "dropped"}[contempt]
-    options = {"contempt": contempt, "size": size, "skip_corrupt": skip_corrupt}
-    return common.build_dataset(samples, name=name, importer=NAME, version=VERSION, options=options, report=report,
-                                size=size, skip_corrupt=skip_corrupt, root=root, meta_keys=["sequence", "frame"])
+    return common.build_dataset(samples, name=name, opts=opts, report=report, root=root,
+                                meta_keys=["sequence", "frame"],
+                                finish=lambda ds: common.contempt(ds, opts.contempt, report))
 
 
-IMPORTERS.add(NAME, Importer(
-    name=NAME, version=VERSION, load=load,
+IMPORTER = register_importer(Importer(
+    name=NAME, version=VERSION, read=read,
     description="CK+48: CK+48/<emotion>/S###_###_########.png face crops (subjects from file names)",
     options=[
         common.CONTEMPT,
         common.size_option(48, "CK+48 is natively 48"),
         common.SKIP_CORRUPT,
     ],
-), family="importers")
+))
+load = IMPORTER.load

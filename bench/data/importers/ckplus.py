@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 from bench.core.emotions import INDEX
 from bench.core.errors import ConfigError, DataError
-from bench.data.catalog import IMPORTERS, Importer, Option
+from bench.data.catalog import Importer, Option, Options, register_importer
 from bench.data.dataset import FERDataset
 from bench.data.images import file_list
 from bench.data.importers import common
@@ -26,6 +28,12 @@ LAYOUT = (f"{IMAGES_DIR}/S###/###/S###_###_########.png and {EMOTION_DIR}/S###/#
 _FRAME = re.compile(r"_(\d+)$")
 
 
+def check_frames(value: str) -> str:
+    """``--frames`` as given, once it is known to be 'peak' or 'lastN'."""
+    parse_frames(value)
+    return str(value).strip().lower()
+
+
 def parse_frames(value: str) -> int:
     """``peak`` -> 1, ``lastN`` -> N: how many frames to take from the end of each labelled sequence."""
     text = str(value).strip().lower()
@@ -37,29 +45,22 @@ def parse_frames(value: str) -> int:
     return int(m.group(1))
 
 
-def load(path: str | Path, *, name: str = NAME, frames: str = "peak", first_as_neutral: bool = False,
-         contempt: str = "keep", size: int | None = 96, crop_faces: bool = False, if_no_face: str = "keep",
-         skip_corrupt: bool = False) -> FERDataset:
+def read(path: Path, name: str, opts: Options) -> FERDataset:
     """Import labelled CK+ sequences: their last N frames, optionally their first frame as neutral."""
     root = common.require_dir(path, NAME)
-    n_last = parse_frames(frames)
-    common.choice(contempt, ["keep", "merge", "drop"], "--contempt")
-    size = common.parse_size(size)
+    n_last = parse_frames(opts.frames)
+    first_as_neutral = opts.first_as_neutral
     images_root, emotion_root = _find(root, IMAGES_DIR), _find(root, EMOTION_DIR)
     emotion_files = sorted(p for p in emotion_root.glob("*/*/*_emotion.txt") if not p.name.startswith("."))
     if not emotion_files:
         raise DataError(f"{emotion_root} holds no S###/###/*_emotion.txt files; CK+ labels come from them")
     samples: list[common.Sample] = []
-    short, contempt_seqs = [], 0
+    short, contempt_seqs = [], set()
     for emo in emotion_files:
         subject, seq = emo.parent.parent.name, emo.parent.name
         label = _read_code(emo)
         if label == INDEX["contempt"]:
-            contempt_seqs += 1
-            if contempt == "drop":
-                continue
-            if contempt == "merge":
-                label = INDEX["disgust"]
+            contempt_seqs.add(f"{subject}_{seq}")
         seq_dir = images_root / subject / seq
         seq_frames = common.image_files(seq_dir, recursive=False) if seq_dir.is_dir() else []
         if not seq_frames:
@@ -80,17 +81,18 @@ def load(path: str | Path, *, name: str = NAME, frames: str = "peak", first_as_n
     what = "peak frame" if n_last == 1 else f"last {n_last} frames"
     report = {"sequences": f"{len(emotion_files)} labelled (emotion files) of {n_seq} in {IMAGES_DIR}; "
                            f"{what} each" + (" + first frame as neutral" if first_as_neutral else "")}
-    if contempt_seqs:
-        report["contempt"] = f"{contempt_seqs} sequences " + {"keep": "kept as contempt", "merge": "merged into disgust",
-                                                             "drop": "dropped"}[contempt]
     if short:
         report["short sequences"] = (f"{len(short)} too short to add a separate first frame as neutral: "
                                      f"{file_list(short)}")
-    options = {"frames": frames, "first_as_neutral": first_as_neutral, "contempt": contempt, "size": size,
-               "crop_faces": crop_faces, "if_no_face": if_no_face, "skip_corrupt": skip_corrupt}
-    return common.build_dataset(samples, name=name, importer=NAME, version=VERSION, options=options, report=report,
-                                size=size, skip_corrupt=skip_corrupt, crop_faces=crop_faces, if_no_face=if_no_face,
-                                root=images_root, meta_keys=["sequence", "frame"])
+
+    def contempt(ds: FERDataset) -> FERDataset:
+        # Dropping contempt drops its sequences whole: their neutral first frames go too.
+        in_contempt_seq = np.isin(ds.meta["sequence"], sorted(contempt_seqs))
+        return common.contempt(ds, opts.contempt, report, unit="sequences", count=len(contempt_seqs),
+                               also_drop=in_contempt_seq)
+
+    return common.build_dataset(samples, name=name, opts=opts, report=report, root=images_root,
+                                meta_keys=["sequence", "frame"], finish=contempt)
 
 
 def _find(root: Path, folder: str) -> Path:
@@ -119,19 +121,20 @@ def _frame_no(frame: Path, seq_frames: list[Path]) -> int:
     return int(m.group(1)) if m else seq_frames.index(frame) + 1
 
 
-IMPORTERS.add(NAME, Importer(
-    name=NAME, version=VERSION, load=load,
+IMPORTER = register_importer(Importer(
+    name=NAME, version=VERSION, read=read,
     description="CK+: cohn-kanade-images/ + Emotion/ (labelled sequences; subjects S###)",
     options=[
         Option("--frames", "which frames of each labelled sequence: 'peak' (the last one) or 'lastN' (the last N, "
-                           "e.g. last3)", default="peak"),
+                           "e.g. last3)", default="peak", type=check_frames),
         Option("--first-as-neutral", "also add the first frame of each labelled sequence as neutral (paper 004: "
                                      "327 sequences x (3+1) with --frames last3)", default=False, type=bool),
         Option("--contempt", "contempt sequences: keep as their own class, merge into disgust (paper 000), or drop "
                              "them entirely (their first frames too)", default="keep",
-               choices=["keep", "merge", "drop"]),
+               choices=("keep", "merge", "drop")),
         common.size_option(96, "CK+ frames are 640x490 or 640x480, resized without keeping the aspect ratio unless "
                                "--crop-faces"),
         common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
-), family="importers")
+))
+load = IMPORTER.load

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,12 @@ import numpy as np
 
 from bench.core.emotions import EMOTIONS, canonical
 from bench.core.errors import ConfigError, DataError
-from bench.data.catalog import Option
+from bench.data.catalog import Option, Options
 from bench.data.dataset import FERDataset
 from bench.data.facecrop import crop_faces as crop_images
 from bench.data.images import file_list, read_images, stack
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".pgm", ".ppm", ".webp"})
-
 
 
 @dataclass
@@ -64,16 +63,27 @@ SKIP_CORRUPT = Option("--skip-corrupt", "skip unreadable or corrupt image files 
 CROP_FACES = Option("--crop-faces", "crop the detected face (OpenCV Haar cascade; scikit-image's LBP "
                     "cascade where OpenCV has none) before resizing", default=False, type=bool)
 IF_NO_FACE = Option("--if-no-face", "with --crop-faces, what to do with an image where no face is found: keep the "
-                    "full frame resized, or drop the image", default="keep", choices=["keep", "drop"])
+                    "full frame resized, or drop the image", default="keep", choices=("keep", "drop"))
 CONTEMPT = Option("--contempt", "contempt samples: keep as their own class, merge into disgust (as paper 000 does), "
-                  "or drop them", default="keep", choices=["keep", "merge", "drop"])
+                  "or drop them", default="keep", choices=("keep", "merge", "drop"))
+_CONTEMPT_DONE = {"keep": "kept as contempt", "merge": "merged into disgust", "drop": "dropped"}
 
 
-def choice(value: str, allowed: Sequence[str], flag: str) -> str:
-    """Validate a choice for callers that bypass argparse (the Python API)."""
-    if value not in allowed:
-        raise ConfigError(f"{flag} '{value}' is not one of {', '.join(allowed)}")
-    return value
+def contempt(ds: FERDataset, mode: str, report: dict[str, str], *, unit: str = "images",
+             count: int | None = None, also_drop: np.ndarray | None = None) -> FERDataset:
+    """Keep, merge into disgust or drop the contempt class with the dataset's own class operations, and say so
+    in the report (``count`` of ``unit``: CK+ counts sequences). ``also_drop`` marks samples that go with the
+    contempt class when it is dropped (CK+'s neutral first frames of contempt sequences)."""
+    if "contempt" not in ds.class_names:
+        return ds
+    report["contempt"] = f"{count if count is not None else ds.class_counts()['contempt']} {unit} {_CONTEMPT_DONE[mode]}"
+    if mode == "merge":
+        return ds.merge_classes({"contempt": "disgust"})
+    if mode == "drop":
+        if also_drop is not None and also_drop.any():
+            ds = ds.subset(np.flatnonzero(~also_drop))
+        return ds.drop_classes(["contempt"])
+    return ds
 
 
 # --------------------------------------------------------------------------- paths
@@ -179,12 +189,17 @@ def add_duplicates(report: dict[str, str], ds: FERDataset, root: Path | None = N
     report["duplicates"] = line
 
 
-def build_dataset(samples: Sequence[Sample], *, name: str, importer: str, version: str, options: dict[str, Any],
-                  report: dict[str, str], size: int | None, skip_corrupt: bool = False, crop_faces: bool = False,
-                  if_no_face: str = "keep", root: Path | None = None, subjects: bool = True,
-                  meta_keys: Sequence[str] = ()) -> FERDataset:
-    """Read, crop and resize the samples' images and assemble the FERDataset with its import report."""
-    choice(if_no_face, ["keep", "drop"], "--if-no-face")
+def build_dataset(samples: Sequence[Sample], *, name: str, opts: Options, report: dict[str, str],
+                  root: Path | None = None, subjects: bool = True, meta_keys: Sequence[str] = (),
+                  finish: Callable[[FERDataset], FERDataset] | None = None) -> FERDataset:
+    """Read, crop and resize the samples' images and assemble the FERDataset with its import report.
+
+    The shared options (``size``, ``skip_corrupt``, ``crop_faces``, ``if_no_face``) come from ``opts`` where
+    the importer declares them. ``finish`` (e.g. the contempt handling) runs on the assembled dataset before
+    its duplicates are counted.
+    """
+    size, skip_corrupt = opts.get("size"), bool(opts.get("skip_corrupt", False))
+    crop_faces, if_no_face = bool(opts.get("crop_faces", False)), opts.get("if_no_face", "keep")
     if crop_faces and size is None:
         raise ConfigError("--crop-faces needs a target size: face crops differ in size (e.g. --size 96)")
     images, skipped = read_images([s.path for s in samples], skip_corrupt=skip_corrupt)
@@ -209,8 +224,10 @@ def build_dataset(samples: Sequence[Sample], *, name: str, importer: str, versio
         files=np.array([str(s.path) for s in chosen], dtype=str),
         subjects=np.array([s.subject for s in chosen], dtype=str) if subjects else None,
         meta={k: np.array([s.meta[k] for s in chosen]) for k in meta_keys},
-        info={"importer": importer, "importer_version": version, "options": options, "report": report},
+        info={"report": report},
     )
+    if finish is not None:
+        ds = finish(ds)
     add_duplicates(report, ds, root)
     return ds
 

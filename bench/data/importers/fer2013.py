@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bench.core.emotions import BASIC7
 from bench.core.errors import DataError
-from bench.data.catalog import IMPORTERS, Importer
+from bench.data.catalog import Importer, Options, register_importer
 from bench.data.dataset import FERDataset
 from bench.data.images import resize
 from bench.data.importers import common
@@ -29,12 +28,10 @@ FOLDER_SPLIT = {"train": "Training", "test": "Test"}
 LAYOUT = "fer2013.csv (emotion,pixels,Usage) or a folder with train/<emotion>/ and test/<emotion>/"
 
 
-def load(path: str | Path, *, name: str = NAME, size: int | None = SIDE, skip_corrupt: bool = False) -> FERDataset:
+def read(path: Path, name: str, opts: Options) -> FERDataset:
     """Import FER2013 from its CSV or its image-folder layout (detected from PATH)."""
     root = common.require_path(path, NAME)
     common.require_not_empty(root, NAME)
-    size = common.parse_size(size)
-    options = {"size": size, "skip_corrupt": skip_corrupt}
     if root.is_dir() and not {"train", "test"} <= {p.name for p in common.subfolders(root)}:
         csvs = sorted(root.glob("*.csv"))
         if len(csvs) != 1:
@@ -42,21 +39,21 @@ def load(path: str | Path, *, name: str = NAME, size: int | None = SIDE, skip_co
                             f"give {LAYOUT}")
         root = csvs[0]
     if root.is_file():
-        return _load_csv(root, name=name, size=size, options=options)
-    return _load_folders(root, name=name, size=size, skip_corrupt=skip_corrupt, options=options)
+        return _load_csv(root, name=name, size=opts.size)
+    return _load_folders(root, name=name, opts=opts)
 
 
 # --------------------------------------------------------------------------- CSV
-def _load_csv(path: Path, *, name: str, size: int | None, options: dict[str, Any]) -> FERDataset:
+def _load_csv(path: Path, *, name: str, size: int | None) -> FERDataset:
     try:
         # errors="replace": a binary file then fails the header check with a readable message
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-            return _read_rows(path, csv.reader(fh), name=name, size=size, options=options)
+            return _read_rows(path, csv.reader(fh), name=name, size=size)
     except csv.Error as exc:
         raise DataError(f"{path}: not a readable CSV ({exc}); give the FER2013 CSV") from None
 
 
-def _read_rows(path: Path, reader, *, name: str, size: int | None, options: dict[str, Any]) -> FERDataset:
+def _read_rows(path: Path, reader, *, name: str, size: int | None) -> FERDataset:
     images, labels, files, splits = [], [], [], []
     header = [h.strip().lower() for h in next(reader, [])]
     if "emotion" not in header or "pixels" not in header:
@@ -86,7 +83,7 @@ def _read_rows(path: Path, reader, *, name: str, size: int | None, options: dict
     ds = FERDataset(
         name=name, images=stacked, labels=np.array(labels), files=np.array(files),
         meta={"split": np.array(splits)} if splits else {},
-        info={"importer": NAME, "importer_version": VERSION, "options": options, "report": report},
+        info={"report": report},
     )
     common.add_duplicates(report, ds, path.parent)
     return ds
@@ -133,8 +130,7 @@ def _usage(text: str, where: str) -> str:
 
 
 # --------------------------------------------------------------------------- image folders
-def _load_folders(root: Path, *, name: str, size: int | None, skip_corrupt: bool,
-                  options: dict[str, Any]) -> FERDataset:
+def _load_folders(root: Path, *, name: str, opts: Options) -> FERDataset:
     samples: list[common.Sample] = []
     unprefixed = 0
     for folder, fallback in FOLDER_SPLIT.items():
@@ -154,13 +150,13 @@ def _load_folders(root: Path, *, name: str, size: int | None, skip_corrupt: bool
     ignored = [p.name for p in common.subfolders(root) if p.name not in FOLDER_SPLIT]
     if ignored:
         report["ignored"] = f"folders {', '.join(ignored)} (only train/ and test/ are read)"
-    return common.build_dataset(samples, name=name, importer=NAME, version=VERSION, options=options, report=report,
-                                size=size, skip_corrupt=skip_corrupt, root=root, subjects=False,
+    return common.build_dataset(samples, name=name, opts=opts, report=report, root=root, subjects=False,
                                 meta_keys=["split"])
 
 
-IMPORTERS.add(NAME, Importer(
-    name=NAME, version=VERSION, load=load,
+IMPORTER = register_importer(Importer(
+    name=NAME, version=VERSION, read=read,
     description="FER2013: fer2013.csv or the train/ + test/ image folders (official split kept; no subjects)",
     options=[common.size_option(SIDE, "FER2013 is natively 48"), common.SKIP_CORRUPT],
-), family="importers")
+))
+load = IMPORTER.load

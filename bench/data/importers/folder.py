@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.core.emotions import EMOTIONS, canonical
 from bench.core.errors import ConfigError, DataError
-from bench.data.catalog import IMPORTERS, Importer, Option
+from bench.data.catalog import Importer, Option, Options, register_importer
 from bench.data.dataset import FERDataset
 from bench.data.importers import common
 
@@ -38,14 +38,11 @@ def parse_class_map(value: str | None) -> dict[str, str]:
     return mapping
 
 
-def load(path: str | Path, *, name: str = NAME, class_map: str | None = None, subject_regex: str | None = None,
-         size: int | None = None, crop_faces: bool = False, if_no_face: str = "keep",
-         skip_corrupt: bool = False) -> FERDataset:
+def read(path: Path, name: str, opts: Options) -> FERDataset:
     """Import a generic class-per-folder export."""
     root = common.require_dir(path, NAME)
-    mapping = parse_class_map(class_map)
-    pattern = common.compile_regex(subject_regex, "--subject-regex") if subject_regex else None
-    size = common.parse_size(size)
+    mapping = parse_class_map(opts.class_map)
+    pattern = common.compile_regex(opts.subject_regex, "--subject-regex") if opts.subject_regex else None
     class_dirs = common.subfolders(root)
     if not class_dirs:
         raise common.no_images(root, NAME, LAYOUT)
@@ -72,11 +69,8 @@ def load(path: str | Path, *, name: str = NAME, class_map: str | None = None, su
         report["class map"] = ", ".join(f"{k}={v}" for k, v in mapping.items())
     if skipped_dirs:
         report["skipped folders"] = ", ".join(skipped_dirs)
-    options = {"class_map": class_map, "subject_regex": subject_regex, "size": size, "crop_faces": crop_faces,
-               "if_no_face": if_no_face, "skip_corrupt": skip_corrupt}
-    return common.build_dataset(samples, name=name, importer=NAME, version=VERSION, options=options, report=report,
-                                size=size, skip_corrupt=skip_corrupt, crop_faces=crop_faces, if_no_face=if_no_face,
-                                root=root, subjects=pattern is not None)
+    return common.build_dataset(samples, name=name, opts=opts, report=report, root=root,
+                                subjects=pattern is not None)
 
 
 def _subject(pattern, rel: str, f: Path) -> str:
@@ -93,8 +87,8 @@ def _subject(pattern, rel: str, f: Path) -> str:
     return value
 
 
-IMPORTERS.add(NAME, Importer(
-    name=NAME, version=VERSION, load=load,
+IMPORTER = register_importer(Importer(
+    name=NAME, version=VERSION, read=read,
     description="any <class>/<image> export (TFEID, MUG, RAF-DB ...), classes from folder names",
     options=[
         Option("--class-map", "map folder names to classes, e.g. 'joy=happy,mad=angry'; 'name=skip' leaves a folder "
@@ -104,4 +98,5 @@ IMPORTERS.add(NAME, Importer(
         common.size_option(None, "by default images keep their size and must all share it"),
         common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
-), family="importers")
+))
+load = IMPORTER.load

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.core.emotions import INDEX
 from bench.core.errors import DataError
-from bench.data.catalog import IMPORTERS, Importer
+from bench.data.catalog import Importer, Options, register_importer
 from bench.data.dataset import FERDataset
 from bench.data.importers import common
 
@@ -21,11 +21,9 @@ LAYOUT = "SUBJECT.EXPRn.NUMBER.tiff files such as KA.AN1.39.tiff (in PATH or its
 _FILE = re.compile(r"^([A-Za-z]{2})\.([A-Za-z]{2})(\d*)\.(\d+)$")
 
 
-def load(path: str | Path, *, name: str = NAME, size: int | None = 96, crop_faces: bool = False,
-         if_no_face: str = "keep", skip_corrupt: bool = False) -> FERDataset:
+def read(path: Path, name: str, opts: Options) -> FERDataset:
     """Import JAFFE; subject, expression, sample and image number come from each file name."""
     root = common.require_dir(path, NAME)
-    size = common.parse_size(size)
     files = common.image_files(root)
     if not files:
         raise common.no_images(root, NAME, LAYOUT)
@@ -42,17 +40,16 @@ def load(path: str | Path, *, name: str = NAME, size: int | None = 96, crop_face
         samples.append(common.Sample(f, INDEX[CODES[code.upper()]], subject.upper(),
                                      {"sample": int(sample or 1), "image": int(number)}))
     report = {"layout": f"{len(samples)} files of {len({s.subject for s in samples})} subjects"}
-    options = {"size": size, "crop_faces": crop_faces, "if_no_face": if_no_face, "skip_corrupt": skip_corrupt}
-    return common.build_dataset(samples, name=name, importer=NAME, version=VERSION, options=options, report=report,
-                                size=size, skip_corrupt=skip_corrupt, crop_faces=crop_faces, if_no_face=if_no_face,
-                                root=root, meta_keys=["sample", "image"])
+    return common.build_dataset(samples, name=name, opts=opts, report=report, root=root,
+                                meta_keys=["sample", "image"])
 
 
-IMPORTERS.add(NAME, Importer(
-    name=NAME, version=VERSION, load=load,
+IMPORTER = register_importer(Importer(
+    name=NAME, version=VERSION, read=read,
     description="JAFFE: KA.AN1.39.tiff style files (subjects from file names)",
     options=[
         common.size_option(96, "JAFFE is natively 256x256 with the face in the middle half"),
         common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
-), family="importers")
+))
+load = IMPORTER.load

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.core.emotions import INDEX
 from bench.core.errors import ConfigError, DataError
-from bench.data.catalog import IMPORTERS, Importer, Option
+from bench.data.catalog import Importer, Option, Options, register_importer
 from bench.data.dataset import FERDataset
 from bench.data.importers import common
 
@@ -38,12 +38,10 @@ def parse_angles(value: str) -> tuple[str, ...]:
     return picked
 
 
-def load(path: str | Path, *, name: str = NAME, angles: str = "frontal", size: int | None = 96,
-         crop_faces: bool = False, if_no_face: str = "keep", skip_corrupt: bool = False) -> FERDataset:
+def read(path: Path, name: str, opts: Options) -> FERDataset:
     """Import KDEF; subject (gender + id), session, expression and angle come from each file name."""
     root = common.require_dir(path, NAME)
-    wanted = parse_angles(angles)
-    size = common.parse_size(size)
+    wanted = parse_angles(opts.angles)
     files = [f for f in common.image_files(root) if not _in_akdef(f, root)]
     if not files:
         raise common.no_images(root, NAME, LAYOUT)
@@ -63,11 +61,8 @@ def load(path: str | Path, *, name: str = NAME, angles: str = "frontal", size: i
         raise DataError(f"{root}: none of the {len(files)} images has an angle in {','.join(wanted)}; "
                         "pick others with --angles")
     report = {"angles": f"{','.join(wanted)}: {len(samples)} of {len(files)} images"}
-    options = {"angles": angles, "size": size, "crop_faces": crop_faces, "if_no_face": if_no_face,
-               "skip_corrupt": skip_corrupt}
-    return common.build_dataset(samples, name=name, importer=NAME, version=VERSION, options=options, report=report,
-                                size=size, skip_corrupt=skip_corrupt, crop_faces=crop_faces, if_no_face=if_no_face,
-                                root=root, meta_keys=["session", "angle"])
+    return common.build_dataset(samples, name=name, opts=opts, report=report, root=root,
+                                meta_keys=["session", "angle"])
 
 
 def _in_akdef(f: Path, root: Path) -> bool:
@@ -75,8 +70,8 @@ def _in_akdef(f: Path, root: Path) -> bool:
     return any(part.upper() == "AKDEF" for part in f.relative_to(root).parts[:-1])
 
 
-IMPORTERS.add(NAME, Importer(
-    name=NAME, version=VERSION, load=load,
+IMPORTER = register_importer(Importer(
+    name=NAME, version=VERSION, read=read,
     description="KDEF: KDEF/AF01/AF01ANS.JPG (subjects F01..M35 across sessions A and B; angle and session kept)",
     options=[
         Option("--angles", "which camera angles: 'frontal' (S only), 'all', or a comma list of FL,HL,S,HR,FR",
@@ -85,4 +80,5 @@ IMPORTERS.add(NAME, Importer(
                                "--crop-faces"),
         common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
-), family="importers")
+))
+load = IMPORTER.load
