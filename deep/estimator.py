@@ -34,7 +34,7 @@ _OVERRIDES = ("epochs", "lr", "batch_size", "optimizer", "weight_decay", "finetu
               "input_size", "stem", "patience", "schedule", "label_smoothing", "balance", "tta", "amp", "grad_clip",
               "top_layers")
 # What the architecture's weights depend on: a warm start copies them from the source model.
-_SHAPE_FIELDS = ("input_size", "stem", "dropout")
+_SHAPE_FIELDS = ("input_size", "stem", "dropout", "arch_params")
 
 
 class DeepClassifier(ClassifierMixin, BaseEstimator):
@@ -49,6 +49,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     epochs:  exactly this many epochs (the preset's ``min_steps`` stretch no longer applies).
     patience: early-stopping patience in epochs; ``0`` turns early stopping off (``None``: the preset's).
     config:  any other ``TrainConfig`` fields, e.g. ``{"monitor": "val_acc", "augment": {"rotation": 15}}``.
+    arch_params: the architecture's own keywords (``{"kernel": 5}`` for ``standard-cnn``), over the preset's.
     """
 
     def __init__(self, arch: str = "cnn-003", init: str = "scratch", preset: str = "default", device: str = "auto",
@@ -59,7 +60,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                  label_smoothing: float | None = None, balance: str | None = None,
                  augment_strength: float | None = None, tta: str | None = None, amp: bool | None = None,
                  grad_clip: float | None = None, top_layers: int | None = None, config: dict | None = None,
-                 verbose: bool = False) -> None:
+                 arch_params: dict | None = None, verbose: bool = False) -> None:
         self.arch = arch
         self.init = init
         self.preset = preset
@@ -85,6 +86,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.grad_clip = grad_clip
         self.top_layers = top_layers
         self.config = config
+        self.arch_params = arch_params
         self.verbose = verbose
 
     # ------------------------------------------------------------------ configuration
@@ -117,9 +119,23 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(extra.get("augment"), dict):
             extra["augment"] = replace(over.get("augment", cfg.augment), **extra["augment"])
         over.update(extra)
+        if self.arch_params:
+            over["arch_params"] = {**cfg.arch_params, **extra.get("arch_params", {}), **self.arch_params}
+        unknown = set(over.get("arch_params", {})) - set(get_arch(self.arch).arch_params())
+        if unknown:
+            raise ConfigError(f"{self.arch} has no architecture setting {', '.join(sorted(unknown))}; its "
+                              f"settings: {', '.join(get_arch(self.arch).arch_params()) or 'none'}")
         if source is not None:
-            over.update({k: source["config"][k] for k in _SHAPE_FIELDS})
-        return replace(cfg, **over)
+            over.update({k: source["config"].get(k, getattr(cfg, k)) for k in _SHAPE_FIELDS})
+        try:
+            return replace(cfg, **over)
+        except TypeError as exc:  # a value of the wrong type reaches a comparison in TrainConfig's checks
+            raise ConfigError(f"{self.arch}: a training setting has a value of the wrong type ({exc})") from None
+
+    def needs_validation(self) -> bool:
+        """True when the recipe's epochs are only a cap for early stopping (it cannot train without a
+        validation split)."""
+        return self.train_config().needs_validation
 
     def needs_imagenet(self) -> bool:
         """True when fitting will load ImageNet weights (and skip if they are not cached)."""
@@ -256,7 +272,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _net_kwargs(cfg: TrainConfig) -> dict[str, Any]:
-    kw: dict[str, Any] = {"input_size": cfg.input_size}
+    kw: dict[str, Any] = {"input_size": cfg.input_size, **cfg.arch_params}
     if cfg.dropout is not None:
         kw["dropout"] = cfg.dropout
     if cfg.stem is not None:

@@ -158,7 +158,7 @@ def make_optimizer(groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimize
         return torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                fused=fused)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(groups, lr=groups[0]["lr"], weight_decay=cfg.weight_decay, fused=fused)
+    return cls(groups, lr=groups[0]["lr"], betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay, fused=fused)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, epochs: int) -> Any:

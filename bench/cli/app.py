@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description=TUNE_DESCRIPTION)
     add_tune_arguments(tune)
     _add_data_dir(tune)
+    parser.set_defaults(_commands={"run": run, "tune": tune})
     from bench.run.dashboard import add_dashboard_arguments
 
     dash = sub.add_parser("dashboard", help="open tuning studies in optuna-dashboard (127.0.0.1 by default)",
@@ -151,7 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "config", None):
+            # The file's options become the command's defaults; the command line, parsed again, wins over them.
+            from bench.cli.experiment import read_experiment
+
+            args._commands[args.command].set_defaults(**read_experiment(args.config))
+            args = parser.parse_args(argv)
         if args.command == "data":
             return _cmd_data(args)
         limit_threads(getattr(args, "threads", None))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,12 @@ SCHEMA_VERSION = 1
 METRIC_COLUMNS = ["accuracy", "balanced_accuracy", "macro_f1"]
 
 
+def path_part(name: str) -> str:
+    """A model's name as a folder name on any file system: its settings' ``:`` becomes ``@``
+    (``hog-svm:C=0.1`` -> ``hog-svm@C=0.1``); the unit files inside keep the real name."""
+    return re.sub(r"[^A-Za-z0-9_.,=@+-]", "_", name.replace(":", "@"))
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -39,13 +46,13 @@ class RunFolder:
         return self.path / "manifest.json"
 
     def unit_path(self, model: str, fold_id: str) -> Path:
-        return self.path / "units" / model / f"{fold_id}.json"
+        return self.path / "units" / path_part(model) / f"{fold_id}.json"
 
     def predictions_path(self, model: str, fold_id: str) -> Path:
-        return self.path / "predictions" / model / f"{fold_id}.csv.gz"
+        return self.path / "predictions" / path_part(model) / f"{fold_id}.csv.gz"
 
     def checkpoint_path(self, model: str, fold_id: str) -> Path:
-        return self.path / "checkpoints" / model / f"{fold_id}.pt"
+        return self.path / "checkpoints" / path_part(model) / f"{fold_id}.pt"
 
     # --------------------------------------------------------------- manifest
     def exists(self) -> bool:

@@ -17,7 +17,7 @@ from bench.results.folder import RunFolder
 from bench.run import tuning
 from bench.run.config import RunConfig
 from bench.run.ensemble import add_ensembles
-from bench.run.setup import prepare, start_run
+from bench.run.setup import check_models, check_validation, prepare, source_models, start_run
 from bench.run.unit import (
     build_estimator,
     build_kwargs,
@@ -25,6 +25,7 @@ from bench.run.unit import (
     fit_indices,
     model_size,
     prediction_frame,
+    score_sets,
 )
 from leaderboard.build import run_summary_markdown
 from protocols import Fold
@@ -39,12 +40,21 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- one unit
 def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source_model: Any = None,
-             run_path: Path | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
-    """Train one model on one fold (tuned first with ``cfg.tune``) and score it on every test set of the fold."""
+             run_path: Path | None = None, trained: Any = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
+    """Train one model on one fold (tuned first with ``cfg.tune``) and score it on every test set of the fold.
+
+    ``trained``: a model fitted elsewhere on this fold's training data (``--source-run``), only scored."""
     record: dict[str, Any] = {"model": spec.name, "family": spec.family, "fold": fold.id, "variant": fold.variant,
                               "strategy": fold.info.get("strategy", ""), "init_from": fold.init_from,
                               "finetune": fold.finetune, "seed": cfg.seed, "n_train": int(len(fold.train)),
                               "n_val": int(len(fold.val))}
+    if trained is not None:
+        outcome = score_sets(trained, ds, fold.tests)
+        record.update(status="ok", metrics=outcome.metrics, fit_time_s=0.0, source_run=cfg.source_run,
+                      predict_ms_per_image=round(outcome.predict_ms_per_image, 5), model_size=model_size(trained),
+                      history=getattr(trained, "history_", None) or None)
+        frames = [prediction_frame(ds, idx, name, outcome.probabilities[name]) for name, idx in fold.tests.items()]
+        return record, pd.concat(frames, ignore_index=True), trained
     kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
     params = None
     try:
@@ -75,9 +85,15 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
 def execute(cfg: RunConfig) -> int:
     protocol = cfg.make_protocol()
     specs = resolve_models(cfg.models)
+    notes = check_models(specs, cfg.preset)
     ds, facts = prepare(cfg, protocol)
     folds = list(protocol.split(ds))
-    run = start_run(cfg, protocol, ds, facts, folds, specs)
+    check_validation(specs, folds, cfg)
+    given = source_models(cfg, facts, folds, specs)
+    run = start_run(cfg, protocol, ds, facts, folds, specs, notes)
+    for name, lines in notes.items():
+        for line in lines:
+            print(f"note: {name} ({cfg.preset} preset): {line}", file=sys.stderr)
     run.write_json(run.path / "leakage.json", {"folds": {f.id: fold_leakage(ds, f) for f in folds},
                                                "coverage": coverage(ds, folds)})
 
@@ -97,7 +113,8 @@ def execute(cfg: RunConfig) -> int:
         if fold.init_from:
             source = trained.get((spec.name, fold.init_from)) or _load_checkpoint(run, spec, fold.init_from, cfg)
         try:
-            record, preds, est = run_unit(spec, fold, ds, cfg, source, run.path)
+            done_elsewhere = _load(spec, given[(spec.name, fold.id)], cfg) if (spec.name, fold.id) in given else None
+            record, preds, est = run_unit(spec, fold, ds, cfg, source, run.path, trained=done_elsewhere)
         except (BenchError, Exception) as exc:  # noqa: BLE001 - one broken model must not lose the others
             record, preds, est = ({"model": spec.name, "family": spec.family, "fold": fold.id,
                                    "variant": fold.variant, "status": "failed",
@@ -127,8 +144,10 @@ def execute(cfg: RunConfig) -> int:
 
 def _load_checkpoint(run: RunFolder, spec: ModelSpec, fold_id: str, cfg: RunConfig) -> Any:
     path = run.checkpoint_path(spec.name, fold_id)
-    if not path.exists():
-        return None
+    return _load(spec, path, cfg) if path.exists() else None
+
+
+def _load(spec: ModelSpec, path: Path, cfg: RunConfig) -> Any:
     est = spec.build(**build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs))
     return type(est).load(path, device=cfg.device) if hasattr(est, "load") else None
 

@@ -41,7 +41,7 @@ from optuna.trial import FixedTrial, FrozenTrial, TrialState
 from bench.core.errors import BenchError, ConfigError
 from bench.core.models import MODELS, ModelSpec
 from bench.data.dataset import FERDataset
-from bench.results.folder import RunFolder
+from bench.results.folder import RunFolder, path_part
 from bench.run.config import RunConfig
 from bench.run.setup import prepare, start_run
 from bench.run.unit import build_estimator, build_kwargs, fit_and_score, model_size
@@ -191,7 +191,7 @@ def _sqlite_sync_normal(engine: Any) -> None:
 
 
 def tuning_path(run_path: str | Path, model: str, fold_id: str) -> Path:
-    return Path(run_path) / "tuning" / model / f"{fold_id}.json"
+    return Path(run_path) / "tuning" / path_part(model) / f"{fold_id}.json"
 
 
 def save_result(run_path: str | Path, model: str, fold_id: str, result: TuneResult) -> Path:

@@ -95,7 +95,13 @@ def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray
     else:
         est.fit(X, y)
     fit_time = time.perf_counter() - t0
+    return score_sets(est, ds, eval_sets, take=take, fit_time_s=fit_time)
 
+
+def score_sets(est: Any, ds: FERDataset, eval_sets: Mapping[str, np.ndarray], *, take: Take | None = None,
+               fit_time_s: float = 0.0) -> UnitOutcome:
+    """Score a fitted model on each of ``eval_sets`` (a model trained elsewhere, e.g. ``--source-run``)."""
+    take = take or _take_from(ds)
     metrics, probabilities, predict_time, n_pred = {}, {}, 0.0, 0
     for name, idx in eval_sets.items():
         X_eval, y_eval = take("score", np.asarray(idx))
@@ -105,7 +111,7 @@ def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray
         n_pred += len(idx)
         metrics[name] = score(y_eval, proba, ds.classes)
         probabilities[name] = proba
-    return UnitOutcome(est, metrics, probabilities, fit_time, 1000 * predict_time / max(n_pred, 1))
+    return UnitOutcome(est, metrics, probabilities, fit_time_s, 1000 * predict_time / max(n_pred, 1))
 
 
 def model_size(est: Any) -> int | None:
