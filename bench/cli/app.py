@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bench import __version__
 from bench.core.errors import BenchError
 from bench.core.models import FAMILIES
+from bench.core.offline import set_offline
 from bench.core.threads import limit_threads
 
 HANDLERS = {
@@ -163,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "data":
             return _cmd_data(args)
         limit_threads(getattr(args, "threads", None))
+        if getattr(args, "offline", False):
+            set_offline()
         module, func = HANDLERS[args.command].split(":")
         # Handlers are imported only when their command runs: `bench data` never loads torch or optuna.
         return getattr(importlib.import_module(module), func)(args)

@@ -57,6 +57,9 @@ def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="deep models: train exactly N epochs (overrides the preset's epochs and minimum steps)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="deep models: where to train")
+    p.add_argument("--offline", action="store_true",
+                   help="never download: a pretrained model whose ImageNet weights are not in the torch hub cache is "
+                        "skipped, naming the URL and the cache path (also FER_BENCH_OFFLINE=1)")
     add_threads_argument(p)
     p.add_argument("--out", default="results", help="folder that holds run folders (default: results)")
     p.add_argument("--name", default=None,
