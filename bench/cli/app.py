@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from bench import __version__
 from bench.core.errors import BenchError
-from bench.core.models import FAMILIES
+from bench.core.models import FAMILIES, MODELS
 from bench.core.offline import set_offline
+from bench.core.plugins import include
 from bench.core.threads import limit_threads
 
 HANDLERS = {
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         entry.obj.add_arguments(ip)
 
     # ------------------------------------------------------------------ run
-    from bench.cli.run_args import add_run_arguments
+    from bench.cli.run_args import add_include_argument, add_run_arguments
 
     run = sub.add_parser("run", help="run models under a protocol and write a run folder",
                          description="Run models under an evaluation protocol. Every finished (model, fold) unit is "
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "presets. 'bench run --model' takes these names, patterns such as "
                                         "'hog-*', or classical, deep, all (the default set).")
     models.add_argument("--family", choices=FAMILIES, default=None, help="only this family's models")
+    add_include_argument(models)
     models.add_argument("--show", default=None, metavar="NAME",
                         help="one model in full: description, search space and (deep) both presets")
     protocols = sub.add_parser("protocols", help="list the evaluation protocols and their options",
@@ -166,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         limit_threads(getattr(args, "threads", None))
         if getattr(args, "offline", False):
             set_offline()
+        if getattr(args, "include", None):
+            MODELS.load()  # the built-in names first: a user's model that clashes with one is refused
+            for path in args.include:
+                include(path)
         module, func = HANDLERS[args.command].split(":")
         # Handlers are imported only when their command runs: `bench data` never loads torch or optuna.
         return getattr(importlib.import_module(module), func)(args)

@@ -11,8 +11,15 @@ import argparse
 from bench.core.threads import add_threads_argument
 
 
+def add_include_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--include", action="append", default=None, metavar="PATH",
+                   help="a .py file (or a folder of them) registering your own models with bench.register_model; "
+                        "may be given several times")
+
+
 def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
     """Protocol, data, split and training options: what a run folder's configuration is made of."""
+    add_include_argument(p)
     p.add_argument("--config", default=None, metavar="FILE",
                    help="an experiment file (experiments/NAME.toml) or a run's manifest.json to repeat it; options "
                         "given on the command line win over the file")

@@ -157,6 +157,8 @@ def split_settings(text: str) -> list[tuple[str, dict[str, Any]]]:
 MODELS: Registry[ModelSpec] = Registry("model")
 MODELS.declare_family("classical", "baselines.zoo")
 MODELS.declare_family("deep", "deep.zoo")
+# Installed packages' registrations come last, so a clash with a built-in name is theirs to fix.
+MODELS.declare_family("plugins", "bench.core.entry_points")
 
 
 def first_line(text: str | None) -> str:
@@ -198,7 +200,7 @@ def resolve_models(selection: str) -> list[ModelSpec]:
         if token == "all":
             picked = [e.obj for e in MODELS.entries() if e.obj.in_default_set]
         elif token in FAMILIES:
-            picked = [e.obj for e in MODELS.entries(token) if e.obj.in_default_set]
+            picked = [e.obj for e in MODELS.entries() if e.obj.family == token and e.obj.in_default_set]
         elif set(token) & set("*?["):
             picked = [e.obj for e in MODELS.entries() if fnmatch.fnmatchcase(e.name, token)]
             if not picked:
