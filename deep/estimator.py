@@ -7,6 +7,8 @@ builds the network, trains it and keeps ``net_``, ``classes_``, ``history_`` and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from dataclasses import replace
@@ -24,7 +26,15 @@ from deep.nets import build_net, get_arch
 from deep.nets.base import FERNet
 from deep.nets.weights import require_imagenet
 from deep.presets import preset_config
-from deep.train import Callback, Split, image_tensor, predict_proba, resolve_runtime, state_copy
+from deep.train import (
+    Callback,
+    EpochCheckpoint,
+    Split,
+    image_tensor,
+    predict_proba,
+    resolve_runtime,
+    state_copy,
+)
 from deep.train import fit as train_fit
 
 CHECKPOINT_FORMAT = "fer-bench-deep/1"
@@ -191,8 +201,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ scikit-learn API
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-            callbacks: list[Callback] | tuple[Callback, ...] = ()) -> DeepClassifier:
-        """Train on uint8 images (N, H, W) and canonical labels; early-stop on (X_val, y_val) when given."""
+            callbacks: list[Callback] | tuple[Callback, ...] = (),
+            checkpoint: str | os.PathLike | None = None) -> DeepClassifier:
+        """Train on uint8 images (N, H, W) and canonical labels; early-stop on (X_val, y_val) when given.
+
+        ``checkpoint``: a file the state is written to after every epoch; a fit of the same configuration and data
+        that finds it resumes at the next epoch (``resumed_from_`` says where) and ends as an uninterrupted one.
+        """
         y = np.asarray(y, dtype=np.int64)
         if len(X) != len(y):
             raise ConfigError(f"X has {len(X)} images but y has {len(y)} labels")
@@ -215,8 +230,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                 raise ConfigError(f"{self.arch}: input_size {cfg.input_size} is below its minimum {net.spec.min_size}")
             net = net.to(rt.device, memory_format=rt.memory_format)
             gen = torch.Generator(device=rt.device).manual_seed(self.seed)
-            result = train_fit(net, train, val, cfg, rt, pretrained=pretrained, gen=gen, callbacks=cb)
+            saver = None
+            if checkpoint is not None:
+                saver = EpochCheckpoint(checkpoint, _fit_key(cfg, self, X, y, X_val, y_val, source))
+            result = train_fit(net, train, val, cfg, rt, pretrained=pretrained, gen=gen, callbacks=cb,
+                               checkpoint=saver)
         self.net_, self.config_, self.runtime_ = net, cfg, rt
+        self.resumed_from_ = result.resumed_from
         self.history_ = result.history
         self.best_epoch_, self.best_score_ = result.best_epoch, result.best_score
         self._optimizer_state = result.optimizer_state
@@ -269,6 +289,22 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         est.best_epoch_, est.best_score_ = ck["best_epoch"], ck["best_score"]
         est._optimizer_state = ck["optimizer"]
         return est
+
+
+def _fit_key(cfg: TrainConfig, est: DeepClassifier, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
+             y_val: np.ndarray | None, source: dict[str, Any] | None) -> str:
+    """What makes two fits the same one (a saved epoch state is only resumed by the same fit)."""
+    h = hashlib.blake2b(json.dumps([cfg.to_dict(), est.arch, est.init, est.seed], sort_keys=True,
+                                   default=str).encode(), digest_size=16)
+    for part in (X, y, X_val, y_val):
+        if part is not None:
+            h.update(np.ascontiguousarray(part).tobytes())
+    if source is not None:
+        h.update(b"source")
+        for name, tensor in sorted(source["state"].items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _net_kwargs(cfg: TrainConfig) -> dict[str, Any]:

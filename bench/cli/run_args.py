@@ -93,4 +93,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-run", default=None, metavar="RUN",
                    help="cross: take the trained source (zero-shot) models of this earlier run folder instead of "
                         "training them again; its source data and split must be this run's")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (one line per finished unit only)")
+    p.add_argument("--save-models", action="store_true",
+                   help="keep every unit's fitted model in RUN/models/<model>/ (and its last epoch state)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars: one line per finished unit, and per epoch of a deep unit")

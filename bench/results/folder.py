@@ -54,6 +54,10 @@ class RunFolder:
     def checkpoint_path(self, model: str, fold_id: str) -> Path:
         return self.path / "checkpoints" / path_part(model) / f"{fold_id}.pt"
 
+    def epoch_checkpoint_path(self, model: str, fold_id: str) -> Path:
+        """A unit's training state after its last finished epoch (a killed run resumes the unit there)."""
+        return self.path / "checkpoints" / path_part(model) / f"{fold_id}.epoch.pt"
+
     # --------------------------------------------------------------- manifest
     def exists(self) -> bool:
         return self.manifest_path.exists()

@@ -41,6 +41,7 @@ class RunConfig:
     target_split_by: str | None = None
     source_run: str | None = None
     ensemble: str = "auto"
+    save_models: bool = False
     tune: int = 0
     storage: str | None = None
     out: str = "results"
@@ -67,7 +68,8 @@ class RunConfig:
                    official_split=getattr(args, "official_split", None),
                    source_split=getattr(args, "source_split", None), target_split=getattr(args, "target_split", None),
                    target_split_by=getattr(args, "target_split_by", None),
-                   source_run=getattr(args, "source_run", None), ensemble=getattr(args, "ensemble", "auto"), tune=tune,
+                   source_run=getattr(args, "source_run", None), ensemble=getattr(args, "ensemble", "auto"),
+                   save_models=bool(getattr(args, "save_models", False)), tune=tune,
                    storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
                    progress=not getattr(args, "no_progress", False), command=["bench", *sys.argv[1:]])
 

@@ -17,6 +17,7 @@ from bench.results.folder import RunFolder
 from bench.run import tuning
 from bench.run.config import RunConfig
 from bench.run.ensemble import add_ensembles
+from bench.run.progress import EpochProgress
 from bench.run.setup import check_models, check_validation, prepare, source_models, start_run
 from bench.run.unit import (
     build_estimator,
@@ -61,14 +62,28 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
         if cfg.tune:
             if run_path is None:
                 raise ConfigError("tuning needs a run folder for its study storage")
-            result = tuning.tune_fold(spec, fold, ds, cfg, kwargs, run_path, source_model=source_model)
+            result = tuning.tune_fold(spec, fold, ds, cfg, kwargs, run_path, source_model=source_model,
+                                      log=lambda line: tqdm.write(f"  {spec.name} {fold.id} {line}", file=sys.stderr))
             params, record["tuned"] = result.best_params, result.record()
         est = build_estimator(spec, kwargs, params, fold=fold, source_model=source_model)
     except UnitSkipped as exc:
         return dict(record, status="skipped", message=str(exc)), None, None
 
     fit_idx, val_idx = fit_indices(spec, fold)
-    outcome = fit_and_score(spec, est, ds, fit_idx, val_idx, fold.tests)
+    epochs = EpochProgress(f"{spec.name} {fold.id}", bar=cfg.progress) if spec.uses_validation else None
+    saved = RunFolder(run_path).epoch_checkpoint_path(spec.name, fold.id) if run_path is not None else None
+    try:
+        outcome = fit_and_score(spec, est, ds, fit_idx, val_idx, fold.tests, callbacks=[epochs] if epochs else (),
+                                checkpoint=saved)
+    finally:
+        if epochs is not None:
+            epochs.close()
+    if getattr(est, "resumed_from_", None):
+        record["resumed_from_epoch"] = int(est.resumed_from_)
+        print(f"{spec.name} {fold.id}: resumed at epoch {est.resumed_from_ + 1} from its last epoch checkpoint",
+              file=sys.stderr)
+    if saved is not None and not cfg.save_models:
+        saved.unlink(missing_ok=True)  # the unit is done: its per-epoch state is not needed to resume
     history = getattr(est, "history_", None)
     record.update(status="ok", metrics=outcome.metrics, fit_time_s=round(outcome.fit_time_s, 4),
                   predict_ms_per_image=round(outcome.predict_ms_per_image, 5), model_size=model_size(est),

@@ -501,13 +501,14 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
 
 # ---------------------------------------------------------------------- bench run --tune N
 def tune_fold(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: RunConfig, build_kwargs: dict[str, Any],
-              run_path: str | Path, *, timeout: float | None = None, source_model: Any = None) -> TuneResult:
+              run_path: str | Path, *, timeout: float | None = None, source_model: Any = None,
+              log: Callable[[str], None] | None = None) -> TuneResult:
     """For ``bench run --tune N``: tune on the fold's training part; the best parameters are also saved to
     ``RUN/tuning/MODEL/FOLD.json``. An already finished study (``bench tune`` shares it) is only read."""
     result = tune_unit(spec, fold, ds, n_trials=cfg.tune, timeout=timeout,
                        storage=cfg.storage or default_storage(run_path),
                        study_name=cfg.study_name(spec.name, fold.id), seed=cfg.seed, build_kwargs=build_kwargs,
-                       source_model=source_model)
+                       source_model=source_model, log=log)
     save_result(run_path, spec.name, fold.id, result)
     return result
 

@@ -7,9 +7,11 @@ scored exactly as the run scores it.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,9 +81,10 @@ def _take_from(ds: FERDataset) -> Take:
 
 def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray, val_idx: np.ndarray | None,
                   eval_sets: Mapping[str, np.ndarray], *, callbacks: Sequence[EpochCallback] = (),
-                  take: Take | None = None) -> UnitOutcome:
+                  take: Take | None = None, checkpoint: Path | None = None) -> UnitOutcome:
     """Fit ``est`` on ``fit_idx`` (early-stopping on ``val_idx`` when the model uses validation) and score it
-    on each of ``eval_sets``. Every slice of the data goes through ``take``, so a caller can log it."""
+    on each of ``eval_sets``. Every slice of the data goes through ``take``, so a caller can log it.
+    ``checkpoint``: where a model that saves its state per epoch (``fit(..., checkpoint=PATH)``) keeps it."""
     take = take or _take_from(ds)
     X, y = take("fit", np.asarray(fit_idx))
     t0 = time.perf_counter()
@@ -91,6 +94,8 @@ def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray
             fit_kw["X_val"], fit_kw["y_val"] = take("validate", np.asarray(val_idx))
         if callbacks:
             fit_kw["callbacks"] = list(callbacks)
+        if checkpoint is not None and "checkpoint" in inspect.signature(est.fit).parameters:
+            fit_kw["checkpoint"] = checkpoint
         est.fit(X, y, **fit_kw)
     else:
         est.fit(X, y)
