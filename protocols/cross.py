@@ -306,6 +306,7 @@ class CrossDataset(Protocol):
             seed = self.seed + r
             suffix = "" if r == 0 else f"-r{r}"
             s_train, s_val, s_test, how = self._split_source(dataset, parts[SOURCE], seed)
+            self._source_how = how  # what describe() reports: known once the source is seen
             splits = {t: self._split_domain(dataset, parts[target_testset(t, len(targets))],
                                             target_testset(t, len(targets)), seed, self.target_split, by_subject)
                       for t in targets}
@@ -347,14 +348,20 @@ class CrossDataset(Protocol):
         fractions = ", ".join(f"{f:g}" for f in self.target_fractions)
         reps = (f", {self.repeats} repeats (seeds {self.seed}..{self.seed + self.repeats - 1})" if self.repeats > 1
                 else f", seed {self.seed}")
-        if self.source_split is None and self.target_split is None and self.target_split_by == "subject":
+        if (self.source_split is None and self.target_split is None and self.target_split_by == "subject"
+                and getattr(self, "_source_how", None) != "official split"):
             # The wording of runs made before per-domain splits existed, kept for their leaderboard rows.
             return (f"cross-dataset: each domain held out {pct(1 - self.test_size)}/{pct(self.test_size)} "
                     f"(by subject where known; a source with an official split uses it), val {pct(self.val_size)} "
                     f"of train; zero-shot, target-only, fusion, ft-fc, ft-fc+cl, ft-all; target fractions "
                     f"{fractions}{reps}")
-        source = ("official split where it has one, else " if self.source_split is None else "") + \
-            self._describe_ratios(self.source_split, "by subject where known")
+        how = getattr(self, "_source_how", None)
+        if how == "official split":
+            source = "its official split (Training / PublicTest / PrivateTest)"
+        elif how is not None or self.source_split is not None:
+            source = self._describe_ratios(self.source_split, "by subject where known")
+        else:
+            source = "its official split where it has one, else " + self._describe_ratios(None, "by subject where known")
         target = self._describe_ratios(self.target_split, "by subject where known" if self.target_split_by == "subject"
                                        else "random (people may be shared)")
         return (f"cross-dataset: source {source}; target {target}; zero-shot, target-only, fusion, ft-fc, "
