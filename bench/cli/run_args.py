@@ -36,6 +36,12 @@ def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="deep models: train exactly N epochs (overrides the preset's epochs and minimum steps)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="deep models: where to train")
+    p.add_argument("--accel", choices=("sklearn", "intelex", "cuml", "auto"), default="sklearn",
+                   help="classical models: the library that fits their estimators; sklearn: scikit-learn, the "
+                        "reference (default); intelex: scikit-learn-intelex, oneDAL on the CPU (RBF SVM, KNN; "
+                        "pip install 'fer-bench[accel]'); cuml: cuML on a CUDA GPU (pip install 'fer-bench[cuda]'); "
+                        "auto: cuml with --device cuda if installed, else intelex if installed, else sklearn. "
+                        "Part of the run's identity and folder name")
     add_threads_argument(p)
     p.add_argument("--out", default="results", help="folder that holds run folders (default: results)")
     p.add_argument("--name", default=None,

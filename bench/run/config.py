@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baselines import backends
 from bench.core.errors import ConfigError
 from protocols import PROTOCOLS, Protocol, make_protocol
 
@@ -33,6 +34,7 @@ class RunConfig:
     preset: str = "default"
     epochs: int | None = None
     device: str = "auto"
+    accel: str = "sklearn"  # the backend of classical estimators, resolved (baselines.backends): never "auto"
     target_fractions: tuple[float, ...] = (1.0,)
     ensemble: str = "auto"
     tune: int = 0
@@ -57,6 +59,7 @@ class RunConfig:
         return cls(protocol=args.protocol, dataset=args.dataset, source=args.source, target=args.target,
                    models=args.model, folds=args.folds, test_size=args.test_size, val_size=args.val_size,
                    seed=args.seed, preset=args.preset, epochs=args.epochs, device=args.device,
+                   accel=backends.resolve(getattr(args, "accel", "sklearn"), args.device),
                    target_fractions=fractions, ensemble=getattr(args, "ensemble", "auto"), tune=tune,
                    storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
                    progress=not getattr(args, "no_progress", False), command=["bench", *sys.argv[1:]])
@@ -81,7 +84,9 @@ class RunConfig:
     def identity(self) -> dict[str, Any]:
         """What defines the run's results (the models list may grow when a run is resumed with more)."""
         keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "epochs", "target_fractions", "tune"]
-        return {**{k: getattr(self, k) for k in keys}, **self.data_specs()}
+        # A folder never mixes backends; scikit-learn runs keep the keys they had before backends existed.
+        accel = {"accel": self.accel} if self.accel != "sklearn" else {}
+        return {**{k: getattr(self, k) for k in keys}, **self.data_specs(), **accel}
 
     def default_name(self) -> str:
         name = f"{self.protocol}-{self.data_label()}"
@@ -91,13 +96,16 @@ class RunConfig:
             name += f"-{self.preset}"
         if self.tune:
             name += f"-tuned{self.tune}"
+        if self.accel != "sklearn":
+            name += f"-{self.accel}"
         return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name)
 
     def run_path(self) -> Path:
         return Path(self.out) / (self.name or self.default_name())
 
     def study_name(self, model: str, fold_id: str) -> str:
-        return study_name(model, self.protocol, self.data_label(), fold_id, self.seed)
+        name = study_name(model, self.protocol, self.data_label(), fold_id, self.seed)
+        return name if self.accel == "sklearn" else f"{name}|{self.accel}"
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "target_fractions": list(self.target_fractions)}

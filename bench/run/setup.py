@@ -22,7 +22,7 @@ from bench.run.config import RunConfig
 from protocols import Fold, Protocol
 
 VERSIONED_PACKAGES = ("numpy", "scikit-learn", "scikit-image", "PyWavelets", "xgboost", "torch", "torchvision",
-                      "optuna", "pandas", "opencv-python-headless")
+                      "optuna", "pandas", "opencv-python-headless", "scikit-learn-intelex", "cuml-cu12")
 
 
 def prepare(cfg: RunConfig, protocol: Protocol | None = None) -> tuple[FERDataset, dict[str, Any]]:
