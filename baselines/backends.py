@@ -13,7 +13,7 @@ A classifier declares the accelerated backends its factory builds for (``registe
 and its factory takes ``backend``; the estimator classes come from :func:`estimator_class`, which mirrors
 scikit-learn's module layout in each library, so one factory states the hyperparameters once for every backend.
 What actually fitted a model is read from the fitted estimator (:func:`fitted_backend`): scikit-learn-intelex
-falls back to scikit-learn for settings oneDAL does not support (KNN's cosine metric, say), and says so in its
+falls back to scikit-learn for settings oneDAL does not support (KNN with the correlation metric, say), and says so in its
 log, which :func:`dispatch_log` listens to.
 """
 

@@ -119,7 +119,7 @@ def _timed(work: Work, device: torch.device, seconds: float) -> tuple[int, float
 
 def train_benchmark(model: str = "cnn-003", n_images: int = 4096, batch_size: int = 64, size: int = 48,
                     seconds: float = 30.0, device: str = "auto", num_workers: int = 1, rounds: int = 2,
-                    warmup_batches: int = 3, compute_bound: bool = True, seed: int = 0, log: Any = sys.stderr,
+                    warmup_batches: int = 3, compute_bound: bool = True, seed: int = 0, log: Any = None,
                     **net_kwargs: Any) -> dict[str, Any]:
     """Training images/second of fer-bench's loop, of the PIL reference and of the two controls.
 
@@ -131,8 +131,7 @@ def train_benchmark(model: str = "cnn-003", n_images: int = 4096, batch_size: in
     """
 
     def say(text: str) -> None:
-        if log is not None:
-            print(f"train {model}: {text}", file=log, flush=True)
+        print(f"train {model}: {text}", file=sys.stderr if log is None else log, flush=True)
 
     rt = resolve_runtime(TrainConfig(), device)
     fp32 = Runtime(rt.device, None, False)

@@ -89,12 +89,14 @@ def training_pool(ds: Any) -> np.ndarray:
         fold = next(iter(make_protocol("official").split(ds)))
     except DataError:
         return np.arange(len(ds))
-    return np.concatenate([fold.train, fold.val]) if fold.val is not None else fold.train
+    return np.asarray(fold.train)  # FER2013: its 28,709 Training images
 
 
 def measure(model: str, n: int, backend: str = "sklearn", dataset: str = "synth-wild", queries: int = QUERIES,
-            folds: int = 10, data_dir: str | None = None, log: Any = sys.stderr) -> dict[str, Any]:
-    """One point of the scaling curve, measured in this process (call it in a fresh one)."""
+            folds: int = 10, data_dir: str | None = None, log: Any = None) -> dict[str, Any]:
+    """One point of the scaling curve, measured in this process (call it in a fresh one); each stage is
+    announced on ``log`` (default: stderr) as it starts."""
+    log = sys.stderr if log is None else log
     from threadpoolctl import threadpool_limits
 
     from baselines.backends import SKLEARN, dispatch_log, fitted_backend
@@ -112,10 +114,8 @@ def measure(model: str, n: int, backend: str = "sklearn", dataset: str = "synth-
     peak_known = _reset_peak()
 
     def stage(what: str) -> Heartbeat:
-        if log is not None:
-            print(f"    {model} n={n:,}: {what}", file=log, flush=True)
-        return Heartbeat(None if log is None else lambda s: print(f"    ... {s}", file=log, flush=True), what,
-                         after=30.0, every=30.0)
+        print(f"    {model} n={n:,}: {what}", file=log, flush=True)
+        return Heartbeat(lambda s: print(f"    ... {s}", file=log, flush=True), what, after=30.0, every=30.0)
 
     t0 = time.perf_counter()
     with stage(f"splitting into {folds} folds with the leakage checks"):
@@ -190,9 +190,11 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None, *,
                     backends: tuple[str, ...] = ("sklearn",), dataset: str = "synth-wild",
-                    data_dir: str | None = None, log: Any = sys.stderr) -> list[dict[str, Any]]:
+                    data_dir: str | None = None, log: Any = None) -> list[dict[str, Any]]:
     """Each (model, backend, size) measured in its own child process; rows in model, backend, size order.
-    Deep models are measured once (backend ``-``)."""
+    Deep models are measured once (backend ``-``). Progress, the children's stage lines included, goes to
+    ``log`` (default: stderr) as it happens."""
+    log = sys.stderr if log is None else log
     if not models or not sizes or min(sizes) < MIN_SIZE:
         raise ConfigError(f"bench perf scale needs models and sizes of at least {MIN_SIZE} images (10 stratified "
                           "folds with a validation split); use e.g. --sizes 1000,4000")
@@ -206,13 +208,10 @@ def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None
                 tag = model if backend == "-" else f"{model} [{backend}]"
                 print(f"timing {tag} at n={n:,} ({dataset}) in a child process", file=log, flush=True)
                 cmd = [sys.executable, "-m", "bench.perf.scaling", model, str(n), backend, dataset, data_dir or ""]
-                # The child's stage lines go straight to our stderr; its last stdout line is the row.
-                proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None if log is sys.stderr else
-                                      subprocess.PIPE, text=True)
-                if proc.returncode != 0:
-                    tail = (proc.stderr or "").strip().splitlines() or ["its error is printed above"]
-                    raise ConfigError(f"scale benchmark for {tag} at n={n} failed: {tail[-1]}")
-                row = json.loads(proc.stdout.strip().splitlines()[-1])
+                returncode, stdout, last = _run_child(cmd, log)
+                if returncode != 0:
+                    raise ConfigError(f"scale benchmark for {tag} at n={n} failed: {last}")
+                row = json.loads(stdout.strip().splitlines()[-1])
                 print(f"  {tag} n={n:,}: fit {row['fit_s']:.2f} s, predict "
                       f"{row['predict_s']:.2f} s, peak +{row['peak_extra_mb'] or 0:.0f} MB", file=log, flush=True)
                 rows.append(row)
@@ -220,6 +219,19 @@ def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None
         _plot(rows, plot)
         print(f"wrote {plot}", file=log)
     return rows
+
+
+def _run_child(cmd: list[str], log: Any) -> tuple[int, str, str]:
+    """Run a measuring child, passing its stderr (its stage lines) on to ``log`` as they come; its exit code,
+    its stdout (the row) and its last stderr line (the error, if it failed)."""
+    last = "?"
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if line.strip():
+                last = line.strip()
+                print(line.rstrip(), file=log, flush=True)
+        stdout = proc.stdout.read()  # type: ignore[union-attr] - one JSON line: no pipe fills meanwhile
+    return proc.returncode, stdout, last
 
 
 def _plot(rows: list[dict[str, Any]], path: str) -> None:

@@ -25,6 +25,9 @@ from bench.core.resources import available_memory, gib
 from bench.data.dataset import FERDataset
 from bench.results.metrics import align_proba, score
 
+# A classical fit or prediction that runs longer than this says so, every HEARTBEAT_EVERY_S, through ``status``.
+HEARTBEAT_AFTER_S, HEARTBEAT_EVERY_S = 3.0, 1.0
+
 # (role, indices) -> (images, labels). Roles: "fit" (training data), "validate" (early stopping) and "score".
 Take = Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -121,7 +124,7 @@ def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray
             fit_kw["callbacks"] = list(callbacks)
         est.fit(X, y, **fit_kw)
     else:
-        with Heartbeat(status, "fitting"):
+        with Heartbeat(status, "fitting", after=HEARTBEAT_AFTER_S, every=HEARTBEAT_EVERY_S):
             est.fit(X, y)
     fit_time = time.perf_counter() - t0
     iterations = est.fit_iterations() if callable(getattr(est, "fit_iterations", None)) else None
@@ -130,7 +133,8 @@ def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray
     for name, idx in eval_sets.items():
         X_eval, y_eval = take("score", np.asarray(idx))
         t0 = time.perf_counter()
-        with Heartbeat(None if spec.uses_validation else status, f"predicting {name}"):
+        with Heartbeat(None if spec.uses_validation else status, f"predicting {name}", after=HEARTBEAT_AFTER_S,
+                       every=HEARTBEAT_EVERY_S):
             proba = align_proba(est.predict_proba(X_eval), fitted_classes(est), ds.classes)
         predict_time += time.perf_counter() - t0
         n_pred += len(idx)
