@@ -54,8 +54,8 @@ class GramSVC(ClassifierMixin, BaseEstimator):
 
     libsvm evaluates the kernel pair by pair in plain loops; for a few thousand samples x a few thousand
     features that is most of an RBF SVM's fit and predict time. With ``kernel="precomputed"`` libsvm solves the
-    same problem on the same kernel values (up to float rounding), several times faster: on 6,000 HOG vectors
-    (900 dims) fit 8.5 s and predict 1.0 s against 46.0 s and 6.8 s for libsvm's own kernel. The Gram matrix
+    same problem on the same kernel values (up to float rounding), several times faster: on 6,000 synth-wild HOG
+    vectors (900 dims) fit 8.5 s and predict 1.0 s against 46.0 s and 6.8 s for libsvm's own kernel. The Gram matrix
     takes n^2 x 8 bytes (6.6 GB for FER2013's 28,709 training images), so it is used only while it fits in
     ``GRAM_SHARE`` of the memory available when the fit starts (and, if ``gram_limit`` is set, for at most that
     many samples); above that libsvm computes the kernel itself.
@@ -123,9 +123,10 @@ class RBFSVM(MarginClassifier):
     """Kernel SVM with a Gaussian (RBF) kernel, one-vs-one: libsvm (``backend="sklearn"``, Gram matrix by BLAS,
     see GramSVC), oneDAL's SVC (``"intelex"``) or cuML's (``"cuml"``), with the same C, gamma and cache.
 
-    oneDAL computes kernel blocks itself, multi-threaded, so it needs no Gram matrix: on 6,000 HOG vectors it
-    fitted in 7.1 s (GramSVC 8.5 s, libsvm's own kernel 46.0 s), and above GramSVC's memory share it is the only
-    fast path.
+    oneDAL computes kernel blocks itself, multi-threaded, so it needs no Gram matrix. On 6,000 synth-wild HOG
+    vectors on the shared 2-core machine it fitted in 7.1-9.5 s against 8.4-8.5 s for GramSVC and 46.0 s for
+    libsvm's own kernel (predicting 1.5-1.7 s against GramSVC's 0.7-1.0 s): no faster while the Gram matrix fits,
+    the fast path once it does not. GramSVC stays the scikit-learn backend's RBF SVM for that reason.
     """
 
     def __init__(self, C: float = 10.0, gamma: float | str = "scale", cache_size: float = 500.0,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import ConfigError
+from bench.core.heartbeat import Heartbeat
 from bench.core.threads import add_threads_argument
 
 
@@ -72,7 +73,8 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
                        help="comma-separated backends timed side by side: sklearn, intelex, cuml, auto "
                             "(default: sklearn,auto: scikit-learn and the accelerated backend installed)")
         q.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                       help="where deep models train; with cuda, auto picks cuML for classical ones when installed")
+                       help="with cuda, --accel auto picks cuML for classical pipelines when it is installed "
+                            "(scale: also where deep models train)")
         q.add_argument("--data-dir", default=None, metavar="DIR", help="where imported datasets are cached")
     for q in (t, r, s, c):
         add_threads_argument(q)
@@ -164,10 +166,12 @@ def time_run(run_args: list[str]) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as out, tempfile.TemporaryFile("w+") as log:
         cmd = [sys.executable, "-m", "bench", "run", *run_args, "--out", out, "--no-progress"]
+        print(f"timing 'bench run {' '.join(run_args)}' in a child process", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
         # wait4 gives this child's own peak resident set (kB on Linux), not that of earlier children.
-        _, status, usage = os.wait4(proc.pid, 0)
+        with Heartbeat(lambda s: print(f"  ... {s}", file=sys.stderr, flush=True), "running", after=30, every=30):
+            _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is reaped (no ResourceWarning)
         log.seek(0)
