@@ -26,7 +26,8 @@ def knn_space(t: Any) -> dict[str, Any]:
     }
 
 
-# cuML's KNN weighs neighbours uniformly only, so it cannot build this (distance-weighted) model.
+# Not offered on cuML: whether its KNN builds this distance-weighted model the same way could not be checked
+# against scikit-learn here (no GPU), and a backend is only offered where it fits the same model.
 @register_classifier("knn", doc="5-NN (distance-weighted)", search_space=knn_space,
                      size=lambda est: int(est.n_samples_fit_), size_unit="stored training samples",
                      memory=knn_memory, backends=(INTELEX,))
