@@ -2,10 +2,13 @@
 
 - ``sklearn``: scikit-learn (libsvm, liblinear, lbfgs ...), the reference implementation;
 - ``intelex``: scikit-learn-intelex (oneDAL): the same estimators, same hyperparameters and scikit-learn's API,
-  multi-threaded on the CPU (``pip install 'fer-bench[accel]'``). It accelerates SVC (RBF and linear kernels),
-  KNeighborsClassifier, LogisticRegression (lbfgs / newton-cg) and PCA; LinearSVC (liblinear), LDA, naive
-  Bayes, decision trees and XGBoost have no oneDAL path, so those pipelines stay on scikit-learn;
-- ``cuml``: RAPIDS cuML on a CUDA GPU (``pip install 'fer-bench[cuda]'``): SVC, LogisticRegression and PCA;
+  multi-threaded on the CPU (``pip install 'fer-bench[accel]'``). Of what it accelerates (SVC, KNN,
+  LogisticRegression, PCA ...), the RBF SVM and KNN use it; logistic regression does not (no faster here, see
+  ``classifiers/logreg.py``), and eigenfaces' PCA asks for it but oneDAL hands its randomized solver back to
+  scikit-learn. LinearSVC (liblinear), LDA, naive Bayes, decision trees and XGBoost have no oneDAL path: those
+  pipelines stay on scikit-learn under any backend;
+- ``cuml``: RAPIDS cuML on a CUDA GPU (``pip install 'fer-bench[cuda]'``): the RBF SVM, logistic regression and
+  eigenfaces' PCA (not measured here: no GPU);
 - ``auto``: cuML when ``--device cuda`` and cuML is installed, else scikit-learn-intelex when installed, else
   scikit-learn.
 
