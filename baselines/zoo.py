@@ -51,8 +51,8 @@ def pipeline_settings(name: str, template: Callable[[], FERPipeline]) -> Callabl
 
 
 def _register(feature: FeatureSpec, classifier: ClassifierSpec) -> Callable[..., FERPipeline]:
-    def build(seed: int = 0, **params: Any) -> FERPipeline:
-        return make_pipeline(feature.name, classifier.name, seed, **params)
+    def build(seed: int = 0, backend: str = "sklearn", **params: Any) -> FERPipeline:
+        return make_pipeline(feature.name, classifier.name, seed, backend=backend, **params)
 
     build.__name__ = build.__qualname__ = f"{feature.name}_{classifier.name}"
     doc = f"{feature.doc} -> standard scaler -> {classifier.doc}."
@@ -76,9 +76,9 @@ del _feature, _classifier, _fn
                                                       CLASSIFIERS.get("svm").search_space, name="pca_svm_space"),
                 settings=pipeline_settings("pca-svm", lambda: make_pipeline("pixels", "svm", 0, pca=100)),
                 feature="pixels", classifier="svm", pca=True)
-def pca_svm(seed: int = 0, **params: Any) -> FERPipeline:
+def pca_svm(seed: int = 0, backend: str = "sklearn", **params: Any) -> FERPipeline:
     """Eigenfaces: raw pixels (24x24) -> standard scaler -> PCA (100 components) -> linear SVM."""
-    return make_pipeline("pixels", "svm", seed, pca=100, **params)
+    return make_pipeline("pixels", "svm", seed, pca=100, backend=backend, **params)
 
 
 def default_set() -> set[tuple[str, str]]:

@@ -86,6 +86,14 @@ def _leak_summary(leakage: dict[str, tuple[int, int]], fold_ids: list[str]) -> s
     return "; ".join(parts) or "none"
 
 
+def _backend_note(g: pd.DataFrame) -> str:
+    """' (intelex)' when a backend other than scikit-learn fitted the model's units (baselines.backends)."""
+    if "backend" not in g:
+        return ""
+    other = sorted({b for b in g.backend.dropna() if b and b != "sklearn"})
+    return f" ({', '.join(other)})" if other else ""
+
+
 def _md(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return tabulate([[r.get(c, "") for c in columns] for r in rows], headers=columns, tablefmt="github",
                     disable_numparse=True)
@@ -100,14 +108,15 @@ def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
         for model, g in ok.groupby("model", sort=True):
             g = g.sort_values("fold")
             trials = int(g.tuned_trials.max()) if "tuned_trials" in g and g.tuned_trials.notna().any() else 0
-            row = {"model": _model_cell(model, g, trials), "_acc": g.accuracy.mean(), "accuracy": _mean_std(g.accuracy),
+            row = {"model": _model_cell(model, g, trials), "_model": model, "_acc": g.accuracy.mean(),
+                   "accuracy": _mean_std(g.accuracy),
                    "macro-F1": _mean_std(g.macro_f1), "bal. acc": _mean_std(g.balanced_accuracy),
                    "folds": str(len(g)), "fit s": _seconds(g.fit_time_s.mean()),
                    "leakage": _leak_summary(leakage, list(g.fold)), "run": manifest["run_id"],
                    "_run": run, "_folds": g, "_pairing": (manifest.get("config_key"), manifest.get("dataset_fingerprint"))}
             row["95% CI"] = _interval(row, protocol.primary_testset)
             rows.append(row)
-    rows.sort(key=lambda r: (-r["_acc"], r["model"], r["run"]))
+    rows.sort(key=lambda r: (-r["_acc"], r["_model"], r["run"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = str(i)
         r["p vs #1"] = "—" if i == 1 else _p_vs_top(rows[0], r, protocol.primary_testset)
@@ -129,7 +138,7 @@ def _model_cell(model: str, rows: pd.DataFrame, trials: int = 0) -> str:
     deep = rows[(rows.family == "deep") & (rows.status == "ok")]
     if len(deep) and (deep.n_val.fillna(0) == 0).all():
         marks.append("no val: fixed epochs")
-    return model + (f" ({'; '.join(marks)})" if marks else "")
+    return model + _backend_note(rows) + (f" ({'; '.join(marks)})" if marks else "")
 
 
 # ---------------------------------------------------------------------- statistics columns
@@ -148,7 +157,7 @@ def _interval(row: dict[str, Any], testset: str) -> str:
     if len(g) >= 2:
         lo, hi = stats.t_interval(g.accuracy.to_numpy(dtype=float))
     else:
-        correct = _test_correctness(row["_run"], row["model"], g.fold.iloc[0], testset)
+        correct = _test_correctness(row["_run"], row["_model"], g.fold.iloc[0], testset)
         if correct is None or correct.empty:
             return "—"
         lo, hi = stats.bootstrap_interval(correct.to_numpy(dtype=float))
@@ -171,8 +180,8 @@ def _p_vs_top(top: dict[str, Any], row: dict[str, Any], testset: str) -> str:
                                               b.loc[common].accuracy.to_numpy(dtype=float), n_train, n_test)
         return stats.format_p(res.p_value)
     if len(common) == 1 and len(a) == 1 and len(b) == 1:
-        ca = _test_correctness(top["_run"], top["model"], common[0], testset)
-        cb = _test_correctness(row["_run"], row["model"], common[0], testset)
+        ca = _test_correctness(top["_run"], top["_model"], common[0], testset)
+        cb = _test_correctness(row["_run"], row["_model"], common[0], testset)
         if ca is None or cb is None or ca.empty or set(ca.index) != set(cb.index):
             return "—"
         return stats.format_p(stats.mcnemar(ca.sort_index().to_numpy(), cb.sort_index().to_numpy()).p_value)
@@ -257,6 +266,7 @@ def _variant_panel(runs: list[Run], protocol: type[Protocol], suffix: str, targe
     for _run, manifest, frame in runs:
         means = _variant_means(frame)
         for model in sorted({k[0] for k in means}):
+            note = _backend_note(frame[frame.model == model])
             row: dict[str, Any] = {"model": _model_cell(model, frame[frame.model == model]), "run": manifest["run_id"]}
             best = -1.0
             for v in known + extra:
@@ -270,7 +280,7 @@ def _variant_panel(runs: list[Run], protocol: type[Protocol], suffix: str, targe
             for v in known + extra:
                 if means.get((model, real(v), target)) is None:
                     continue
-                mem: dict[str, Any] = {"model": model, "strategy": protocol.strategy(v), "variant": v}
+                mem: dict[str, Any] = {"model": model + note, "strategy": protocol.strategy(v), "variant": v}
                 for t in names:
                     a, b = means.get((model, real(v), actual[t])), baseline[t]
                     missing = b is None or (a is None and t != primary)

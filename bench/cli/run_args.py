@@ -67,6 +67,12 @@ def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true",
                    help="never download: a pretrained model whose ImageNet weights are not in the torch hub cache is "
                         "skipped, naming the URL and the cache path (also FER_BENCH_OFFLINE=1)")
+    p.add_argument("--accel", choices=("sklearn", "intelex", "cuml", "auto"), default="sklearn",
+                   help="classical models: the library that fits their estimators; sklearn: scikit-learn, the "
+                        "reference (default); intelex: scikit-learn-intelex, oneDAL on the CPU (RBF SVM, KNN; "
+                        "pip install 'fer-bench[accel]'); cuml: cuML on a CUDA GPU (pip install 'fer-bench[cuda]'); "
+                        "auto: cuml with --device cuda if installed, else intelex if installed, else sklearn. "
+                        "Part of the run's identity and folder name")
     add_threads_argument(p)
     p.add_argument("--out", default="results", help="folder that holds run folders (default: results)")
     p.add_argument("--name", default=None,

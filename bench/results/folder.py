@@ -125,7 +125,7 @@ class RunFolder:
                     "variant": u.get("variant", ""), "status": u["status"],
                     "fit_time_s": u.get("fit_time_s"), "predict_ms_per_image": u.get("predict_ms_per_image"),
                     "model_size": u.get("model_size"), "n_train": u.get("n_train"), "n_val": u.get("n_val"),
-                    "tuned_trials": (u.get("tuned") or {}).get("n_trials", 0)}
+                    "tuned_trials": (u.get("tuned") or {}).get("n_trials", 0), "backend": u.get("backend")}
             if u["status"] != "ok":
                 rows.append(dict(base, testset="", message=u.get("message", "")))
                 continue
@@ -133,7 +133,8 @@ class RunFolder:
                 rows.append(dict(base, testset=testset, n_test=m["n"], **{k: m[k] for k in METRIC_COLUMNS},
                                  message=""))
         cols = ["model", "family", "fold", "variant", "testset", "status", "n_train", "n_val", "n_test",
-                *METRIC_COLUMNS, "fit_time_s", "predict_ms_per_image", "model_size", "tuned_trials", "message"]
+                *METRIC_COLUMNS, "fit_time_s", "predict_ms_per_image", "model_size", "tuned_trials", "backend",
+                "message"]
         return pd.DataFrame(rows, columns=cols)
 
     def write_metrics_table(self) -> None:

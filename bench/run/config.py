@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baselines import backends
 from bench.core.errors import ConfigError
 from protocols import PROTOCOLS, Protocol, make_protocol
 
@@ -33,6 +34,7 @@ class RunConfig:
     preset: str = "default"
     epochs: int | None = None
     device: str = "auto"
+    accel: str = "sklearn"  # the backend of classical estimators, resolved (baselines.backends): never "auto"
     target_fractions: tuple[float, ...] = (1.0,)
     labels: str | None = None
     official_split: str | None = None
@@ -64,6 +66,7 @@ class RunConfig:
         return cls(protocol=args.protocol, dataset=args.dataset, source=args.source, target=args.target,
                    models=args.model, folds=args.folds, test_size=args.test_size, val_size=args.val_size,
                    seed=args.seed, preset=args.preset, epochs=args.epochs, device=args.device,
+                   accel=backends.resolve(getattr(args, "accel", "sklearn"), args.device),
                    target_fractions=fractions, labels=getattr(args, "labels", None),
                    official_split=getattr(args, "official_split", None),
                    source_split=getattr(args, "source_split", None), target_split=getattr(args, "target_split", None),
@@ -106,6 +109,9 @@ class RunConfig:
         keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "epochs", "target_fractions", "tune"]
         later = {k: getattr(self, k) for k in ("labels", "official_split", "source_split", "target_split",
                                                "target_split_by", "source_run") if getattr(self, k) is not None}
+        # A folder never mixes backends; scikit-learn runs keep the keys they had before backends existed.
+        if self.accel != "sklearn":
+            later["accel"] = self.accel
         return {**{k: getattr(self, k) for k in keys}, **self.data_specs(), **later}
 
     def default_name(self) -> str:
@@ -116,17 +122,20 @@ class RunConfig:
             name += f"-{self.preset}"
         if self.tune:
             name += f"-tuned{self.tune}"
+        if self.accel != "sklearn":
+            name += f"-{self.accel}"
         return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name)
 
     def run_path(self) -> Path:
         return Path(self.out) / (self.name or self.default_name())
 
     def study_name(self, model: str, fold_id: str) -> str:
-        return study_name(model, self.protocol, self.data_label(), fold_id, self.seed)
+        name = study_name(model, self.protocol, self.data_label(), fold_id, self.seed)
+        return name if self.accel == "sklearn" else f"{name}|{self.accel}"
 
     def experiment(self) -> dict[str, Any]:
         """The resolved experiment, in experiment-file form (``bench run --config RUN/manifest.json``)."""
-        keys = ["protocol", "models", "folds", "test_size", "val_size", "seed", "preset", "epochs", "device",
+        keys = ["protocol", "models", "folds", "test_size", "val_size", "seed", "preset", "epochs", "device", "accel",
                 "labels", "official_split", "source_split", "target_split", "target_split_by", "source_run", "tune",
                 "ensemble", "storage", "data_dir"]
         out = {**self.data_specs(), **{k: getattr(self, k) for k in keys if getattr(self, k) is not None}}

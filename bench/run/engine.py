@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,12 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- one unit
 def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source_model: Any = None,
-             run_path: Path | None = None, trained: Any = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
+             run_path: Path | None = None, trained: Any = None,
+             status: Callable[[str], None] | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
     """Train one model on one fold (tuned first with ``cfg.tune``) and score it on every test set of the fold.
 
-    ``trained``: a model fitted elsewhere on this fold's training data (``--source-run``), only scored."""
+    ``trained``: a model fitted elsewhere on this fold's training data (``--source-run``), only scored.
+    ``status`` hears how long a classical fit has been running (a progress bar's postfix)."""
     record: dict[str, Any] = {"model": spec.name, "family": spec.family, "fold": fold.id, "variant": fold.variant,
                               "strategy": fold.info.get("strategy", ""), "init_from": fold.init_from,
                               "finetune": fold.finetune, "seed": cfg.seed, "n_train": int(len(fold.train)),
@@ -56,7 +59,8 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
                       history=getattr(trained, "history_", None) or None)
         frames = [prediction_frame(ds, idx, name, outcome.probabilities[name]) for name, idx in fold.tests.items()]
         return record, pd.concat(frames, ignore_index=True), trained
-    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                          accel=cfg.accel)
     params = None
     try:
         if cfg.tune:
@@ -74,7 +78,7 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
     saved = RunFolder(run_path).epoch_checkpoint_path(spec.name, fold.id) if run_path is not None else None
     try:
         outcome = fit_and_score(spec, est, ds, fit_idx, val_idx, fold.tests, callbacks=[epochs] if epochs else (),
-                                checkpoint=saved)
+                                checkpoint=saved, status=status)
     finally:
         if epochs is not None:
             epochs.close()
@@ -87,7 +91,8 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
     history = getattr(est, "history_", None)
     record.update(status="ok", metrics=outcome.metrics, fit_time_s=round(outcome.fit_time_s, 4),
                   predict_ms_per_image=round(outcome.predict_ms_per_image, 5), model_size=model_size(est),
-                  history=history or None)
+                  history=history or None,
+                  **{k: v for k, v in (("backend", outcome.backend), ("iterations", outcome.iterations)) if v})
     if history:
         # Without a validation split the history holds val_acc None: the last epoch is then the kept one.
         best = max(history, key=lambda h: -1 if h.get("val_acc") is None else h["val_acc"])
@@ -129,7 +134,8 @@ def execute(cfg: RunConfig) -> int:
             source = trained.get((spec.name, fold.init_from)) or _load_checkpoint(run, spec, fold.init_from, cfg)
         try:
             done_elsewhere = _load(spec, given[(spec.name, fold.id)], cfg) if (spec.name, fold.id) in given else None
-            record, preds, est = run_unit(spec, fold, ds, cfg, source, run.path, trained=done_elsewhere)
+            record, preds, est = run_unit(spec, fold, ds, cfg, source, run.path, trained=done_elsewhere,
+                                          status=bar.set_postfix_str if cfg.progress else None)
         except (BenchError, Exception) as exc:  # noqa: BLE001 - one broken model must not lose the others
             record, preds, est = ({"model": spec.name, "family": spec.family, "fold": fold.id,
                                    "variant": fold.variant, "status": "failed",
@@ -163,7 +169,8 @@ def _load_checkpoint(run: RunFolder, spec: ModelSpec, fold_id: str, cfg: RunConf
 
 
 def _load(spec: ModelSpec, path: Path, cfg: RunConfig) -> Any:
-    est = spec.build(**build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs))
+    est = spec.build(**build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                                    accel=cfg.accel))
     return type(est).load(path, device=cfg.device) if hasattr(est, "load") else None
 
 
@@ -178,4 +185,7 @@ def _unit_line(r: dict[str, Any]) -> str:
         now = tuned.get("trials_run_now")
         how = " (reused: all finished before this run)" if now == 0 else f" ({now} run now)"
         note = f"  tuned: {tuned['n_trials']} trials in study '{tuned['study_name']}'{how}"
-    return f"{head} {scores}  fit {r['fit_time_s']:.1f}s{note}"
+    solver = [b for b in (r.get("backend"),) if b and b != "sklearn"]
+    solver += [f"{r['iterations']} iterations"] if r.get("iterations") else []
+    fit = f"fit {r['fit_time_s']:.1f}s" + (f" ({', '.join(solver)})" if solver else "")
+    return f"{head} {scores}  {fit}{note}"

@@ -29,7 +29,7 @@ from bench.run.unit import build_kwargs
 from protocols import Fold, Protocol
 
 VERSIONED_PACKAGES = ("numpy", "scikit-learn", "scikit-image", "PyWavelets", "xgboost", "torch", "torchvision",
-                      "optuna", "pandas", "opencv-python-headless")
+                      "optuna", "pandas", "opencv-python-headless", "scikit-learn-intelex", "cuml-cu12")
 
 
 def prepare(cfg: RunConfig, protocol: Protocol | None = None) -> tuple[FERDataset, dict[str, Any]]:

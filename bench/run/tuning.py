@@ -517,7 +517,8 @@ def tuned_estimator(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: RunConfig, 
                     run_path: str | Path, *, timeout: float | None = None,
                     source_model: Any = None) -> tuple[Any, dict[str, Any]]:
     """The unfitted tuned estimator of one fold and its record (as the engine builds it)."""
-    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                          accel=cfg.accel)
     result = tune_fold(spec, fold, ds, replace(cfg, tune=n_trials), kwargs, run_path, timeout=timeout,
                        source_model=source_model)
     return build_estimator(spec, kwargs, result.best_params, fold=fold, source_model=source_model), result.record()
@@ -578,7 +579,8 @@ def tune_from_args(args: argparse.Namespace) -> int:
 
     main_thread = threading.current_thread() is threading.main_thread()  # only it may install handlers
     previous = signal.signal(signal.SIGTERM, on_term) if main_thread else None
-    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                          accel=cfg.accel)
     try:
         result = tune_unit(spec, fold, ds, n_trials=cfg.tune, timeout=args.timeout, storage=storage,
                            study_name=name, seed=cfg.seed, build_kwargs=kwargs, heartbeat=heartbeat or None, log=log)
