@@ -74,7 +74,7 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "target": ("target", _joined), "models": ("model", _models), "model": ("model", _models),
     "folds": ("folds", _text), "test_size": ("test_size", _number(float)), "val_size": ("val_size", _number(float)),
     "seed": ("seed", _number(int)), "preset": ("preset", _text), "epochs": ("epochs", _number(int)),
-    "device": ("device", _text), "threads": ("threads", _number(int)),
+    "device": ("device", _text), "accel": ("accel", _text), "threads": ("threads", _number(int)),
     "target_fractions": ("target_fraction", _joined), "target_fraction": ("target_fraction", _joined),
     "source_split": ("source_split", _ratios), "target_split": ("target_split", _ratios),
     "target_split_by": ("target_split_by", _text), "official_split": ("official_split", _text),
