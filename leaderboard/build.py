@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def _test_correctness(run: RunFolder, model: str, fold_id: str, testset: str) ->
 def _interval(row: dict[str, Any], testset: str) -> str:
     g = row["_folds"]
     if len(g) >= 2:
-        lo, hi = stats.t_interval(g.accuracy.to_numpy(dtype=float))
+        lo, hi = stats.t_interval(g.accuracy.to_numpy(dtype=float), bounds=stats.ACCURACY_RANGE)
     else:
         correct = _test_correctness(row["_run"], row["model"], g.fold.iloc[0], testset)
         if correct is None or correct.empty:
@@ -270,10 +271,17 @@ def render(run_folders: list[RunFolder]) -> str:
     """The whole leaderboard markdown for these runs (deterministic: same folders, same bytes)."""
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in run_folders:
-        manifest = run.read_manifest()
-        frame = run.metrics_frame()
-        key = (manifest["config"]["protocol"], _data_title(manifest))
-        groups.setdefault(key, []).append((run, manifest, frame))
+        try:
+            manifest = run.read_manifest()
+            key = (manifest["config"]["protocol"], _data_title(manifest))
+            if not isinstance(manifest.get("run_id"), str) or "description" not in manifest.get("protocol", {}):
+                raise KeyError("run_id or protocol.description")
+        except (BenchError, KeyError, TypeError) as exc:
+            # One damaged folder must not take the others' tables down with it.
+            why = str(exc) if isinstance(exc, BenchError) else f"its manifest lacks {exc}"
+            warnings.warn(f"skipped run folder {run.path}: {why}", stacklevel=2)
+            continue
+        groups.setdefault(key, []).append((run, manifest, run.metrics_frame()))
     out = []
     for (name, data), runs in sorted(groups.items(), key=lambda kv: (PROTOCOLS.get(kv[0][0]).rank, kv[0][1])):
         protocol = PROTOCOLS.get(name)

@@ -59,7 +59,8 @@ class RunConfig:
                    seed=args.seed, preset=args.preset, epochs=args.epochs, device=args.device,
                    target_fractions=fractions, ensemble=getattr(args, "ensemble", "auto"), tune=tune,
                    storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
-                   progress=not getattr(args, "no_progress", False), command=["bench", *sys.argv[1:]])
+                   progress=not getattr(args, "no_progress", False),
+                   command=getattr(args, "command_line", None) or ["bench", *sys.argv[1:]])
 
     # ------------------------------------------------------------------ the protocol and its data
     @property
