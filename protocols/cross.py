@@ -165,9 +165,9 @@ class CrossDataset(Protocol):
                                          what=f"{domain} validation set", hint=hint)
         else:
             train, test = stratified_holdout(index, labels, self.test_size, seed, what=f"{domain} test set",
-                                             hint="use a larger --test-size")
+                                             flag="--test-size")
             train, val = stratified_holdout(train, labels, self.val_size, seed, what=f"{domain} validation set",
-                                            hint="use a larger --val-size")
+                                            flag="--val-size")
         return train, val, test
 
     def split(self, dataset: FERDataset) -> Iterator[Fold]:
@@ -187,7 +187,7 @@ class CrossDataset(Protocol):
                 if f < 1:
                     _, train_f = stratified_holdout(t_train, dataset.labels, f, seed,
                                                     what="target training subset",
-                                                    hint="use a larger --target-fraction")
+                                                    flag="--target-fraction")
                 yield _fold(f"target-only{tag}", "SCRATCH", train_f, t_val, f, **common)
                 yield _fold(f"fusion{tag}", "FU", np.concatenate([s_train, train_f]),
                             np.concatenate([s_val, t_val]), f, **common)

@@ -77,9 +77,9 @@ class RandomHoldout(Protocol):
             seed = self.seed + r
             fold_id = f"holdout-r{r}"
             train, test = stratified_holdout(everything, dataset.labels, self.test_size, seed,
-                                             what=f"test set for {fold_id}", hint="use a larger --test-size")
+                                             what=f"test set for {fold_id}", flag="--test-size")
             train, val = stratified_holdout(train, dataset.labels, self._val_of_train(), seed,
-                                            what=f"validation set for {fold_id}", hint="use a larger --val-size")
+                                            what=f"validation set for {fold_id}", flag="--val-size")
             yield Fold(id=fold_id, train=train, val=val, tests={"test": test}, info={"repeat": r, "seed": seed})
 
     def describe(self) -> str:
