@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import bench.cli.app as cli
-from bench.data import catalog
+from bench.data import catalog, images
 from bench.data.importers import folder
 
 
@@ -85,20 +85,24 @@ def test_a_file_name_that_is_not_utf8_is_refused_at_import(capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------- item 8: huge images
-def _png_claiming(path: Path, width: int, height: int) -> None:
-    """A small PNG whose header says width x height (what a huge file looks like before decoding)."""
+def _png_claiming(path: Path, width: int, height: int, pad: int = 0) -> None:
+    """A PNG whose header says width x height (what a huge file looks like before decoding), ``pad`` bytes of
+    text after its header (large files are checked before decoding, small ones after OpenCV declines them)."""
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(path)
     data = bytearray(path.read_bytes())
     ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
     data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
     data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
-    path.write_bytes(bytes(data))
+    text = b"tEXt" + b"Comment\0" + b"x" * pad
+    chunk = struct.pack(">I", len(text) - 4) + text + struct.pack(">I", zlib.crc32(text))
+    path.write_bytes(bytes(data[:ihdr + 17]) + (chunk if pad else b"") + bytes(data[ihdr + 17:]))
 
 
 def test_an_image_too_large_to_decode_is_refused_or_skipped(capsys, tmp_path):
     _gray8(tmp_path, "happy", "ok.png")
     _gray8(tmp_path, "sad", "ok.png")
-    _png_claiming(tmp_path / "sad" / "big.png", 12000, 10000)  # above our limit, below Pillow's
+    _png_claiming(tmp_path / "sad" / "big.png", 12000, 10000, pad=40_000)  # above our limit, below Pillow's
+    assert (tmp_path / "sad" / "big.png").stat().st_size > images.HEADER_CHECK_BYTES
     _png_claiming(tmp_path / "sad" / "huge.png", 40000, 40000)  # above Pillow's too
     err = _error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
     assert "sad/big.png is 12000x10000 pixels, more than the 100 megapixels" in err and "--skip-corrupt" in err

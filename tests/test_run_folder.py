@@ -221,7 +221,7 @@ def test_the_leaderboard_skips_a_run_with_an_unreadable_manifest(capsys, tmp_pat
     assert [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")] == [
         f"warning: skipped run folder {bad}: {bad / 'manifest.json'} is unreadable (Expecting property name "
         "enclosed in double quotes: line 1 column 3 (char 2)); remove the run folder or pick --name"]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "from 1 runs (1 skipped)" in proc.stdout
     assert "pixels-nb" in (tmp_path / "lb.md").read_text()
 
 

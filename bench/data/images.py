@@ -24,6 +24,10 @@ _LIST_LIMIT = 5
 # Larger images are refused (or skipped with --skip-corrupt) before they are decoded: a 40000x40000 file would
 # need 1.6 GB as grayscale alone. FER images are faces, far smaller than this.
 MAX_PIXELS = 100_000_000
+# Reading a header costs more than decoding a small JPEG, so only files that could hold MAX_PIXELS are checked
+# before decoding: deflate (PNG, TIFF) compresses at most 1032:1, LZW (GIF, TIFF) about 2730:1, JPEG and BMP RLE
+# far less, so a file below MAX_PIXELS / 4096 bytes cannot decode to more. The decoded size is checked too.
+HEADER_CHECK_BYTES = MAX_PIXELS // 4096
 # The largest side an image is resized to or generated at (FER models train on 48..299 px).
 MAX_SIDE = 1024
 
@@ -66,16 +70,22 @@ def decode_gray(path: Path) -> tuple[np.ndarray, str | None]:
                            "--skip-corrupt to leave it out") from exc
     img = None
     if data.size:
-        _check_dimensions(path, data)
+        if data.size >= HEADER_CHECK_BYTES:
+            _check_dimensions(path, data)
         try:
             # ANYDEPTH keeps 16-bit and float pixels as they are: plain GRAYSCALE would cut them to 8 bits.
             img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
         except cv2.error:
-            img = None
+            img = None  # e.g. OpenCV's own size limit; Pillow below checks the header and names the problem
         if img is None:
+            _check_dimensions(path, data)
             img = _read_with_pillow(data)
     if img is None or img.size == 0:
         raise CorruptImage(f"image {path} is corrupt or not an image ({data.size} bytes); replace it, or pass "
+                           "--skip-corrupt to leave it out")
+    if img.size > MAX_PIXELS:
+        raise CorruptImage(f"image {path} is {img.shape[1]}x{img.shape[0]} pixels, more than the "
+                           f"{MAX_PIXELS // 10**6} megapixels an image may have here; shrink it, or pass "
                            "--skip-corrupt to leave it out")
     return to_uint8(img, path)
 
