@@ -168,9 +168,9 @@ def test_report_out_pointing_at_a_file_is_one_line(capsys, tmp_path):
 
 
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "models"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=ROOT)
-    proc.stdout.close()  # `bench models | head -0`: the reader is gone before anything is written
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "data", "list", "--data-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # `bench data list | head -0`: the reader is gone before anything is written
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141
     assert err == b"", err.decode()
