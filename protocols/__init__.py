@@ -27,6 +27,8 @@ __all__ = [
     "SubjectKFold", "Variant", "coverage", "fold_leakage", "make_protocol", "merge_domains", "register_protocol",
 ]
 
+# numpy and scikit-learn take seeds below 2**32; repeats use seed, seed + 1 ..., so half of that range is left.
+MAX_SEED = 2**31 - 1
 
 
 def _parse_folds(folds: int | str | None) -> int | str | None:
@@ -68,6 +70,8 @@ def make_protocol(name: str, *, folds: int | str | None = None, seed: int = 0, t
     ``train=``/``val=``/``test=`` split names for official). Nonsense combinations are ConfigErrors.
     """
     cls = PROTOCOLS.get(name)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
     params = inspect.signature(cls).parameters
     folds = _parse_folds(folds)
     args: dict[str, Any] = {"seed": seed, "val_size": val_size}

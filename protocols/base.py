@@ -230,12 +230,13 @@ def rarest_class(labels: np.ndarray) -> tuple[str, int]:
 
 # ---------------------------------------------------------------------------- hold-out helpers
 def stratified_holdout(
-    index: np.ndarray, labels: np.ndarray, size: float, seed: int, *, what: str, hint: str
+    index: np.ndarray, labels: np.ndarray, size: float, seed: int, *, what: str, flag: str, hint: str = ""
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``index`` into (rest, held): ``size`` of it held out, stratified by ``labels[index]``.
 
     A class with a single sample cannot be on both sides; it stays in ``rest`` (the training side) rather
-    than making the whole split fail. ``what`` names the held-out set and ``hint`` the fix in error messages.
+    than making the whole split fail. ``what`` names the held-out set and ``flag`` the option that sets
+    ``size``: the error says whether it must grow or shrink; ``hint`` is another way out (e.g. "fewer --folds").
     """
     index = np.asarray(index, dtype=np.int64)
     y = labels[index]
@@ -248,15 +249,16 @@ def stratified_holdout(
     except ValueError as exc:
         n_classes, n_held = int(np.count_nonzero(counts >= 2)), math.ceil(size * len(pool))
         if len(pool) == 0:
-            reason = "no class has two samples"
+            reason, fix = "no class has two samples", "use a dataset with more samples per class"
         elif n_held < n_classes:
-            reason = f"{n_held} held-out samples cannot cover {n_classes} classes"
+            reason, fix = f"{n_held} held-out samples cannot cover {n_classes} classes", f"use a larger {flag}"
         elif len(pool) - n_held < n_classes:
             reason = f"{len(pool) - n_held} remaining samples cannot cover {n_classes} classes"
+            fix = f"use a smaller {flag}"
         else:
-            reason = str(exc)
+            reason, fix = str(exc), f"check {flag}"
         raise DataError(f"cannot hold out a stratified {pct(size)} {what} from {len(index)} samples of "
-                        f"{len(classes)} classes: {reason}; {hint}") from None
+                        f"{len(classes)} classes: {reason}; {fix}{f' or {hint}' if hint else ''}") from None
     return np.sort(np.concatenate([pool[rest], kept])), np.sort(pool[held])
 
 
@@ -302,5 +304,5 @@ def carve_validation(
         assert dataset.subjects is not None
         return grouped_holdout(train, dataset.labels, dataset.subjects, val_size, seed, what=what,
                                hint="use a dataset with more subjects, fewer --folds or --protocol kfold")
-    return stratified_holdout(train, dataset.labels, val_size, seed, what=what,
-                              hint="use a larger --val-size or fewer --folds")
+    return stratified_holdout(train, dataset.labels, val_size, seed, what=what, flag="--val-size",
+                              hint="fewer --folds")

@@ -280,11 +280,11 @@ class CrossDataset(Protocol):
                                          what=f"{domain} validation set", hint=hint)
             return train, val, test
         train, test = stratified_holdout(index, dataset.labels, test_size, seed, what=f"{domain} test set",
-                                         hint=f"give {flag} a larger test share (or --test-size)")
+                                         flag=flag if ratios else "--test-size")
         if val_of_rest == 0:
             return train, np.empty(0, dtype=np.int64), test
         train, val = stratified_holdout(train, dataset.labels, val_of_rest, seed, what=f"{domain} validation set",
-                                        hint=f"give {flag} a larger validation share (or --val-size)")
+                                        flag=flag if ratios else "--val-size")
         return train, val, test
 
     def _split_source(self, dataset: FERDataset, index: np.ndarray, seed: int
@@ -327,7 +327,7 @@ class CrossDataset(Protocol):
                     if f < 1:
                         _, train_f = stratified_holdout(t_train, dataset.labels, f, seed,
                                                         what="target training subset",
-                                                        hint="use a larger --target-fraction")
+                                                        flag="--target-fraction")
                     for variant, strategy, kwargs in (
                             ("target-only", "SCRATCH", {"train": train_f, "val": t_val}),
                             ("fusion", "FU", {"train": np.concatenate([s_train, train_f]),

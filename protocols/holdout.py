@@ -79,7 +79,7 @@ class RandomHoldout(Protocol):
             seed = self.seed + r
             fold_id = f"holdout-r{r}"
             train, test = stratified_holdout(everything, dataset.labels, self.test_size, seed,
-                                             what=f"test set for {fold_id}", hint="use a larger --test-size")
+                                             what=f"test set for {fold_id}", flag="--test-size")
             train, val = carve_validation(dataset, train, self._val_of_train(), seed, by_subject=False,
                                           fold_id=fold_id)
             yield Fold(id=fold_id, train=train, val=val, tests={"test": test}, info={"repeat": r, "seed": seed})

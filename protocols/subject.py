@@ -83,9 +83,13 @@ class SubjectKFold(Protocol):
                                 f"{n_subjects}; use --protocol kfold or random")
             return
         k = int(self.folds)
+        if n_subjects < 2:
+            raise DataError(f"{dataset.name} has {n_subjects} subject; subject-disjoint folds need at least 2 "
+                            "subjects: use --protocol kfold or random")
         if n_subjects < k:
+            loso = " (or loso)" if n_subjects >= 3 else ""
             raise DataError(f"folds={k} but {dataset.name} has {n_subjects} subjects; "
-                            f"use --folds {n_subjects} (or loso) or --protocol kfold")
+                            f"use --folds {n_subjects}{loso} or --protocol kfold")
         # A class seen in fewer subjects than folds is missing from some test folds entirely.
         per_class = {int(c): len(np.unique(subjects[dataset.labels == c])) for c in np.unique(dataset.labels)}
         cls = min(per_class, key=lambda c: (per_class[c], c))

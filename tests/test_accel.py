@@ -142,4 +142,4 @@ def test_a_run_folder_never_mixes_backends(tmp_path, capsys, monkeypatch):
               "--out", str(tmp_path), "--name", "one", "--no-progress"]
     assert main(common) == 0
     assert main([*common, "--accel", "intelex"]) == 2
-    assert "different configuration (accel)" in capsys.readouterr().err
+    assert "other settings (accel None then, 'intelex' now)" in capsys.readouterr().err

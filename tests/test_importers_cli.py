@@ -139,6 +139,7 @@ def _row(code: object = 3, pixels: str | None = None, usage: str = "Training") -
     ("label,image,Usage", [_row()], ("header is label,image,usage", "expected emotion,pixels,Usage")),
     (None, [_row(), _row(pixels=" ".join(["1"] * 2300))], ("row 1 (line 3)", "2300 pixel values, expected 2304")),
     (None, [_row(pixels=" ".join(["7"] * 2303 + ["x1"]))], ("row 0 (line 2)", "pixel value 'x1' is not a number")),
+    (None, [_row(pixels=" ".join(["7"] * 2303 + ["²"]))], ("row 0 (line 2)", "pixel value '²' is not a number")),
     (None, [_row(pixels=" ".join(["300"] * 2304))], ("row 0", "must lie in 0..255")),
     (None, [_row(), _row(), _row(code=9)], ("row 2", "unknown emotion code '9'", "0 angry")),
     (None, [_row(code="happy")], ("row 0", "unknown emotion code 'happy'",)),
@@ -193,12 +194,33 @@ CODE_LIST = "codes are 0 neutral, 1 angry, 2 contempt"
 
 @pytest.mark.parametrize("text,expect", [("   9.0000000e+00", ("unknown CK+ emotion code 9.0000000e+00", CODE_LIST)),
                                          ("2.5", ("unknown CK+ emotion code 2.5", CODE_LIST)),
-                                         ("happy", ("'happy' is not a CK+ emotion code", "3.0000000e+00"))])
+                                         ("happy", ("'happy' is not a CK+ emotion code", "3.0000000e+00")),
+                                         ("nan", ("unknown CK+ emotion code nan", CODE_LIST)),
+                                         ("inf", ("unknown CK+ emotion code inf", CODE_LIST)),
+                                         ("-Infinity", ("unknown CK+ emotion code -Infinity", CODE_LIST))])
 def test_unknown_ckplus_code(capsys, cache, tmp_path: Path, text: str, expect: tuple[str, ...]) -> None:
     lay, _ = fl.ckplus(tmp_path)
     emo = sorted((tmp_path / "Emotion").glob("*/*/*_emotion.txt"))[2]
     emo.write_text(text)
     fails(capsys, cache, "ckplus", lay.root, expect=(str(emo), *expect))
+
+
+def test_ckplus_sequence_with_two_emotion_files(capsys, cache, tmp_path: Path) -> None:
+    lay, seqs = fl.ckplus(tmp_path)
+    emo = sorted((tmp_path / "Emotion" / "S005" / "001").glob("*_emotion.txt"))[0]
+    (emo.parent / f"{seqs[0].frames[-2].stem}_emotion.txt").write_text("   5.0000000e+00\n")
+    fails(capsys, cache, "ckplus", lay.root, expect=("sequence S005/001 has 2 emotion files", emo.name,
+                                                     "remove the extra files"))
+
+
+def test_dangling_link_is_named_as_such(capsys, cache, tmp_path: Path) -> None:
+    fl.folder(tmp_path)
+    target = tmp_path / "glee" / "s01" / "s01_take1_0003.png"
+    target.unlink()
+    target.symlink_to(tmp_path / "gone.png")
+    err = fails(capsys, cache, "folder", tmp_path, "--class-map", "glee=happy,rage=angry",
+                expect=(str(target), "dangling link", "--skip-corrupt"))
+    assert "permission" not in err
 
 
 def test_ckplus_label_without_frames(capsys, cache, tmp_path: Path) -> None:
@@ -258,6 +280,8 @@ def test_unknown_dataset_name_suggests_an_imported_one(capsys, cache) -> None:
     ("kdef", ("--angles", "UP"), "--angles 'UP': use frontal, all, or a comma list"),
     ("jaffe", ("--size", "huge"), "--size 'huge' is not a side length"),
     ("folder", ("--class-map", "glee"), "--class-map item 'glee' is not FOLDER=CLASS"),
+    ("folder", ("--class-map", "glee=happy,Glee=sad"), "--class-map maps folder 'Glee' twice (happy, sad)"),
+    ("folder", ("--class-map", "KDEF=skip"), "--class-map leaves out every folder"),
     ("folder", ("--subject-regex", "(s"), "--subject-regex '(s' is not a valid regular expression"),
 ])
 def test_bad_option_values(capsys, cache, tmp_path: Path, name: str, argv: tuple[str, ...], expect: str) -> None:

@@ -325,7 +325,9 @@ def test_loso_has_one_fold_per_subject():
 
 def test_too_little_data_for_a_stratified_holdout_names_the_fix():
     tiny = make_dataset("tiny", classes=LAB_CLASSES, per_class=2, subjects=False)
-    with pytest.raises(DataError, match=r"stratified 10% validation set for fold-00 .*; use a larger --val-size"):
+    # Each class has one sample in a fold's training part: no --val-size helps, a larger training part does.
+    with pytest.raises(DataError, match=r"stratified 10% validation set for fold-00 .*: no class has two samples; "
+                                        r"use a dataset with more samples per class or fewer --folds"):
         list(StratifiedKFoldProtocol(folds=2).split(tiny))
     with pytest.raises(DataError, match=r"stratified 10% test set for holdout-r0 .*: 1 held-out samples cannot "
                                         r"cover 4 classes; use a larger --test-size"):

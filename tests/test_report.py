@@ -227,20 +227,6 @@ def test_cli_entry_points(tmp_path, capsys):
         report_from_args(parser.parse_args([str(run), "--threshold", "1.5"]))
 
 
-def _engine_ready() -> bool:
-    """Whether this checkout can run the two classical baselines yet (they land in parallel with this test)."""
-    try:
-        from bench.core.models import resolve_models
-        from protocols import make_protocol
-
-        resolve_models("hog-svm,lbp-knn")
-        make_protocol("random", folds=None, seed=0, test_size=None, val_size=0.1, target_fractions=(1.0,))
-    except Exception:  # noqa: BLE001 - any missing piece means "not yet", not a failure of the report
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _engine_ready(), reason="the engine cannot run hog-svm / lbp-knn in this checkout yet")
 def test_report_of_a_real_engine_run(tmp_path):
     from bench.cli import main
 

@@ -275,10 +275,10 @@ def _get_json(url: str, timeout: float = 10.0):
 
 
 def test_dashboard_lists_the_runs_studies_on_loopback(ds, fold, tmp_path):
-    pytest.importorskip("optuna_dashboard")
     from bench.run.dashboard import start_dashboard, storage_for
 
     run = tmp_path / "run"
+    run.mkdir()
     result = _tune(TINY_SPEC, fold, ds, sqlite_url(run / "optuna.db"), n_trials=2)
     server = start_dashboard(storage_for(str(run), None), host="127.0.0.1", port=0)
     try:

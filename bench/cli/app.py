@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from bench import __version__
@@ -151,9 +153,26 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    # Warnings are messages to the user (a damaged file skipped, a rare class): one line, no source excerpt.
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
+def _stdout_gone() -> int:
+    """The reader of our output left (``bench ... | head``): stop quietly, as a shell command would."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail again
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, the status of a command the shell saw killed by a closed pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    warnings.formatwarning = _one_line_warning
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -163,18 +182,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             args._commands[args.command].set_defaults(**read_experiment(args.config))
             args = parser.parse_args(argv)
+        args.command_line = ["bench", *argv]  # what manifests record, also when main() is called from Python
         if args.command == "data":
-            return _cmd_data(args)
-        limit_threads(getattr(args, "threads", None))
-        if getattr(args, "offline", False):
-            set_offline()
-        if getattr(args, "include", None):
-            MODELS.load()  # the built-in names first: a user's model that clashes with one is refused
-            for path in args.include:
-                include(path)
-        module, func = HANDLERS[args.command].split(":")
-        # Handlers are imported only when their command runs: `bench data` never loads torch or optuna.
-        return getattr(importlib.import_module(module), func)(args)
+            code = _cmd_data(args)
+        else:
+            limit_threads(getattr(args, "threads", None))
+            if getattr(args, "offline", False):
+                set_offline()
+            if getattr(args, "include", None):
+                MODELS.load()  # the built-in names first: a user's model that clashes with one is refused
+                for path in args.include:
+                    include(path)
+            module, func = HANDLERS[args.command].split(":")
+            # Handlers are imported only when their command runs: `bench data` never loads torch or optuna.
+            code = getattr(importlib.import_module(module), func)(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not in the interpreter's exit
+        return code
     except BenchError as exc:
         if debug:
             raise
@@ -183,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished units are saved; re-run the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _stdout_gone()
     except Exception as exc:  # noqa: BLE001 - the CLI promises one line unless --debug
         if debug:
             raise

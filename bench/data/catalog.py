@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import ConfigError, DataError, did_you_mean
+from bench.core.names import PLAIN_NAME, check_plain_name
 from bench.core.registry import Registry
 from bench.data import store as datastore
 from bench.data.dataset import FERDataset
@@ -166,8 +167,8 @@ def load(spec: str, data_dir: str | Path | None = None) -> FERDataset:
             )
         return syn.generate(**{**syn.defaults, **params})
     root = datastore.data_dir(data_dir)
-    if datastore.read_manifest(root, name) is None:
-        known = SYNTHETIC.names() + [m["name"] for m in datastore.list_cached(root)]
+    if not PLAIN_NAME.fullmatch(name) or datastore.read_manifest(root, name) is None:
+        known = SYNTHETIC.names() + [m["name"] for m in datastore.list_cached(root)[0]]
         hint = did_you_mean(name, known)
         if name in IMPORTERS.names():
             raise DataError(
@@ -186,10 +187,13 @@ def available(data_dir: str | Path | None = None) -> list[dict[str, Any]]:
     for e in SYNTHETIC.entries():
         rows.append({"name": e.name, "kind": "synthetic", "description": e.obj.description,
                      "options": ", ".join(f"{k}={v}" for k, v in e.obj.defaults.items())})
-    for m in datastore.list_cached(datastore.data_dir(data_dir)):
+    cached, damaged = datastore.list_cached(datastore.data_dir(data_dir))
+    for m in cached:
         rows.append({"name": m["name"], "kind": f"imported ({m.get('importer', '?')})",
                      "description": f"{m['n_images']} images {tuple(m['image_size'])} from {m.get('source_path', '?')}",
                      "options": ", ".join(f"{k}={v}" for k, v in (m.get("options") or {}).items())})
+    for path, problem in damaged.items():
+        rows.append({"name": path.stem, "kind": "damaged", "description": problem, "options": ""})
     return rows
 
 
@@ -202,23 +206,41 @@ def import_dataset(importer_name: str, path: str | Path, *, name: str | None = N
     any change re-imports. A failed import leaves an existing cache untouched.
     """
     importer = IMPORTERS.get(importer_name)
-    name = name or importer_name
+    name = check_plain_name(importer_name if name is None else name, "--name")
     if name in SYNTHETIC.names():
         raise ConfigError(f"'{name}' is a synthetic dataset name; import under another name with --name")
     root = datastore.data_dir(data_dir)
     src = Path(path).expanduser().resolve()
+    require_utf8([str(src)], "the dataset path")
     # The cache key holds every declared option, resolved: no option can change the data without it.
     resolved = importer.resolve(options)
     wanted = {"importer": importer.name, "importer_version": importer.version, "options": dict(resolved),
               "source_path": str(src)}
-    current = datastore.read_manifest(root, name)
-    if not force and current and all(current.get(k) == v for k, v in _jsonable(wanted).items()):
-        return datastore.load_dataset(root, name), False
+    if not force:
+        try:
+            current = datastore.read_manifest(root, name)
+            if current and all(current.get(k) == v for k, v in _jsonable(wanted).items()):
+                return datastore.load_dataset(root, name), False
+        except DataError:
+            pass  # a damaged or half-written cache is imported again
     ds = importer.load(src, name=name, **resolved)
     if len(ds) == 0:
         raise DataError(f"{src}: no images were imported; check the folder layout ('bench data import {importer_name} --help')")
+    require_utf8(ds.files.tolist(), "file")
     datastore.save_dataset(ds, root, wanted)
     return ds, True
+
+
+def require_utf8(names: list[str], what: str) -> None:
+    """Refuse names that are not valid UTF-8 (Python holds their raw bytes as lone surrogates): every run and
+    report writes file names into UTF-8 files, so such a name would fail there, far from its cause."""
+    for text in names:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise DataError(f"{what} name {shown} is not valid UTF-8; rename it (e.g. convmv -f latin1 -t utf8 "
+                            "--notest) and import again") from None
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

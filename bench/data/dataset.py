@@ -110,7 +110,7 @@ class FERDataset:
     def image_hashes(self) -> np.ndarray:
         """A 16-byte digest per image; equal digests mean byte-identical images (duplicates, leakage)."""
         if self._hashes is None:
-            flat = np.ascontiguousarray(self.images.reshape(len(self), -1))
+            flat = np.ascontiguousarray(self.images).reshape(len(self), int(np.prod(self.image_size)))
             self._hashes = np.array(
                 [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat], dtype="S16"
             )

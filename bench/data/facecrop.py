@@ -100,24 +100,25 @@ def crop_box(gray: np.ndarray, box: Box, margin: float = MARGIN) -> np.ndarray:
     return gray[y0:y0 + side, x0:x0 + side]
 
 
-def crop_faces(images: Sequence[np.ndarray], files: Sequence[str], *, size: int,
-               if_no_face: str = "keep") -> tuple[list[np.ndarray], list[bool], str]:
-    """Crop the face of each image and resize to ``size`` x ``size``.
+def crop_face(img: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
+    """The face of one frame, cropped and resized to ``size`` x ``size`` (the whole frame resized when no face
+    is found), and whether a face was found."""
+    box = find_face(img)
+    return resize(crop_box(img, box) if box is not None else img, size), box is not None
 
-    Returns the crops (the full frame resized where no face was found), a found-flag per image, and one
-    report line saying how many faces were missed and what was done with those images.
-    """
+
+def check_if_no_face(if_no_face: str) -> str:
     if if_no_face not in ("keep", "drop"):
         raise ConfigError(f"--if-no-face '{if_no_face}' is not one of keep, drop")
-    out: list[np.ndarray] = []
-    found: list[bool] = []
-    for img in images:
-        box = find_face(img)
-        found.append(box is not None)
-        out.append(resize(crop_box(img, box) if box is not None else img, size))
+    return if_no_face
+
+
+def face_line(files: Sequence[str], found: Sequence[bool], if_no_face: str) -> str:
+    """The report line: how many faces were found, and what became of the frames without one."""
     missed = [f for f, ok in zip(files, found) if not ok]
     line = f"face found in {sum(found)} of {len(found)} images by the {detector().name}"
     if missed:
         action = "kept as the full frame resized" if if_no_face == "keep" else "dropped"
         line += f"; {len(missed)} without a face {action}: {file_list(missed)}"
-    return out, found, line
+    return line
+

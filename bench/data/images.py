@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,6 +21,15 @@ from bench.core.errors import DataError
 
 # How many file names a report line lists before it says "and N more".
 _LIST_LIMIT = 5
+# Larger images are refused (or skipped with --skip-corrupt) before they are decoded: a 40000x40000 file would
+# need 1.6 GB as grayscale alone. FER images are faces, far smaller than this.
+MAX_PIXELS = 100_000_000
+# Reading a header costs more than decoding a small JPEG, so only files that could hold MAX_PIXELS are checked
+# before decoding: deflate (PNG, TIFF) compresses at most 1032:1, LZW (GIF, TIFF) about 2730:1, JPEG and BMP RLE
+# far less, so a file below MAX_PIXELS / 4096 bytes cannot decode to more. The decoded size is checked too.
+HEADER_CHECK_BYTES = MAX_PIXELS // 4096
+# The largest side an image is resized to or generated at (FER models train on 48..299 px).
+MAX_SIDE = 1024
 
 
 class CorruptImage(DataError):
@@ -40,44 +54,134 @@ def _quiet_opencv() -> Iterator[None]:
 
 def read_gray(path: Path) -> np.ndarray:
     """A file as a uint8 (H, W) grayscale array; CorruptImage naming the file when it cannot be decoded."""
+    return decode_gray(path)[0]
+
+
+def decode_gray(path: Path) -> tuple[np.ndarray, str | None]:
+    """A file as a uint8 (H, W) grayscale array, and how its pixel values were brought to 0..255 when they
+    were not 8-bit (None when they were). CorruptImage, naming the file, when it cannot be used."""
     try:
         data = np.fromfile(path, dtype=np.uint8)  # bytes + imdecode also copes with non-ASCII paths
+    except FileNotFoundError as exc:
+        raise CorruptImage(f"cannot read image {path}: it is a dangling link or was removed; restore it, or pass "
+                           "--skip-corrupt to leave it out") from exc
     except OSError as exc:
         raise CorruptImage(f"cannot read image {path} ({exc.strerror or exc}); fix its permissions, or pass "
                            "--skip-corrupt to leave it out") from exc
-    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if img is None and data.size:
-        img = _read_with_pillow(path)
+    img = None
+    if data.size:
+        if data.size >= HEADER_CHECK_BYTES:
+            _check_dimensions(path, data)
+        try:
+            # ANYDEPTH keeps 16-bit and float pixels as they are: plain GRAYSCALE would cut them to 8 bits.
+            img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
+        except cv2.error:
+            img = None  # e.g. OpenCV's own size limit; Pillow below checks the header and names the problem
+        if img is None:
+            _check_dimensions(path, data)
+            img = _read_with_pillow(data)
     if img is None or img.size == 0:
         raise CorruptImage(f"image {path} is corrupt or not an image ({data.size} bytes); replace it, or pass "
                            "--skip-corrupt to leave it out")
-    return np.ascontiguousarray(img, dtype=np.uint8)
+    if img.size > MAX_PIXELS:
+        raise CorruptImage(f"image {path} is {img.shape[1]}x{img.shape[0]} pixels, more than the "
+                           f"{MAX_PIXELS // 10**6} megapixels an image may have here; shrink it, or pass "
+                           "--skip-corrupt to leave it out")
+    return to_uint8(img, path)
 
 
-def _read_with_pillow(path: Path) -> np.ndarray | None:
+def _check_dimensions(path: Path, data: np.ndarray) -> None:
+    """Refuse an image whose header announces more than MAX_PIXELS, before anything is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as im:  # reads the header only
+                width, height = im.size
+        size = f"{width}x{height} pixels"
+    except Image.DecompressionBombError as exc:
+        # Pillow's own limit lies above ours; its message holds the pixel count, not the sides.
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels.group(1)) // 10**6} megapixels" if pixels else "far larger than that"
+        width, height = MAX_PIXELS, 2
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return  # a format Pillow does not know: OpenCV decodes it, within its own limits
+    if width * height > MAX_PIXELS:
+        raise CorruptImage(f"image {path} is {size}, more than the {MAX_PIXELS // 10**6} megapixels an image may "
+                           "have here; shrink it, or pass --skip-corrupt to leave it out")
+
+
+def _read_with_pillow(data: np.ndarray) -> np.ndarray | None:
     # Pillow reads a few variants OpenCV refuses (palette GIFs, some TIFF compressions).
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+                return np.asarray(im)  # 16/32-bit or float: scaled by to_uint8, never clipped by convert("L")
             return np.asarray(im.convert("L"))
     except Exception:  # noqa: BLE001 - any decoder failure means the file is unusable
         return None
 
 
-def read_images(paths: Sequence[Path], *, skip_corrupt: bool) -> tuple[list[np.ndarray | None], list[Path]]:
-    """Read many files (a small thread pool: decoding releases the GIL); returns images and the skipped files.
+def to_uint8(img: np.ndarray, path: Path | str) -> tuple[np.ndarray, str | None]:
+    """Pixel values in 0..255 by the image's own depth: integers deeper than 8 bits by the bits their values
+    use (12-bit values in a 16-bit file span 0..4095), floats from 0..1 or 0..255. Returns the image and a
+    note for the import report (None for 8-bit images); values it cannot place are a CorruptImage."""
+    if img.dtype == np.uint8:
+        return np.ascontiguousarray(img), None
+    if img.dtype.kind in "iub":
+        low, high = int(img.min()), int(img.max())
+        if low < 0:
+            raise CorruptImage(f"image {path} holds negative pixel values ({low}..{high}); convert it to an "
+                               "unsigned image, or pass --skip-corrupt to leave it out")
+        bits = max(8, high.bit_length())
+        scaled = np.rint(img.astype(np.float64) * (255 / (2**bits - 1))).astype(np.uint8)
+        container = 8 * img.dtype.itemsize
+        return scaled, f"{container}-bit images with {bits}-bit values (0..{2**bits - 1}) scaled to 0..255"
+    if img.dtype.kind == "f":
+        finite = np.isfinite(img)
+        low, high = (float(img[finite].min()), float(img[finite].max())) if finite.any() else (0.0, np.inf)
+        if not finite.all() or low < 0 or high > 255:
+            raise CorruptImage(f"image {path} holds float pixel values outside 0..1 and 0..255 ({low:g}..{high:g}"
+                               f"{', or NaN/inf' if not finite.all() else ''}); convert it to an 8-bit image, or "
+                               "pass --skip-corrupt to leave it out")
+        if high <= 1:
+            return np.rint(img * 255).astype(np.uint8), "float images with values in 0..1 scaled to 0..255"
+        return np.rint(img).astype(np.uint8), "float images with values in 0..255 rounded"
+    raise CorruptImage(f"image {path} has pixels of type {img.dtype}; convert it to an 8-bit image, or pass "
+                       "--skip-corrupt to leave it out")
+
+
+@dataclass
+class Decoded:
+    """What ``read_images`` read: ``prepare``'s result per file (None where skipped), the skipped files, the
+    native (H, W) sizes of the images read and how many images were rescaled to 0..255 in which way."""
+
+    images: list[Any]
+    skipped: list[Path]
+    shapes: Counter
+    depths: Counter
+
+
+def read_images(paths: Sequence[Path], *, skip_corrupt: bool,
+                prepare: Callable[[np.ndarray], Any] | None = None) -> Decoded:
+    """Read many files (a small thread pool: decoding releases the GIL), each handed to ``prepare`` (e.g. a
+    resize) as soon as it is decoded, so that only prepared images are held, never all at native size.
 
     A skipped (corrupt) file has None in its slot; without ``skip_corrupt`` the first corrupt file raises.
     """
 
-    def chunk(part: Sequence[Path]) -> list[np.ndarray | CorruptImage]:
-        out: list[np.ndarray | CorruptImage] = []
+    def chunk(part: Sequence[Path]) -> list[tuple[Any, tuple[int, ...], str | None] | CorruptImage]:
+        out: list[tuple[Any, tuple[int, ...], str | None] | CorruptImage] = []
         for path in part:
             try:
-                out.append(read_gray(path))
+                img, depth = decode_gray(path)
             except CorruptImage as exc:
                 out.append(exc)
+                continue
+            out.append((prepare(img) if prepare is not None else img, img.shape, depth))
         return out
 
     workers = max(1, min(4, os.cpu_count() or 1))
@@ -90,17 +194,41 @@ def read_images(paths: Sequence[Path], *, skip_corrupt: bool) -> tuple[list[np.n
         else:
             with ThreadPoolExecutor(len(parts)) as pool:
                 results = [img for part in pool.map(chunk, parts) for img in part]
-    images: list[np.ndarray | None] = []
-    skipped: list[Path] = []
+    decoded = Decoded([], [], Counter(), Counter())
     for path, res in zip(paths, results):
         if isinstance(res, CorruptImage):
             if not skip_corrupt:
                 raise res
-            skipped.append(path)
-            images.append(None)
-        else:
-            images.append(res)
-    return images, skipped
+            decoded.skipped.append(path)
+            decoded.images.append(None)
+            continue
+        image, shape, depth = res
+        decoded.images.append(image)
+        decoded.shapes[shape] += 1
+        if depth:
+            decoded.depths[depth] += 1
+    return decoded
+
+
+def depth_line(depths: Counter) -> str | None:
+    """Report line on images that were not 8-bit and how their values were brought to 0..255."""
+    if not depths:
+        return None
+    return "; ".join(f"{n} {note}" for note, n in sorted(depths.items()))
+
+
+def check_memory(n_images: int, side: int, what: str, fix: str) -> None:
+    """Refuse to allocate ``n_images`` uint8 images of ``side`` x ``side`` when they alone would take more
+    than half of this machine's memory: the run copies them again (folds, features), and the kernel would
+    kill the process long after it started instead of this one line now."""
+    need = n_images * side * side
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return  # a system that cannot say: let the allocation decide
+    if need > total // 2:
+        raise DataError(f"{what}: {n_images} images of {side}x{side} need {need / 2**30:.1f} GiB, more than half "
+                        f"of this machine's {total / 2**30:.1f} GiB; {fix}")
 
 
 # --------------------------------------------------------------------------- resizing and assembly

@@ -46,6 +46,8 @@ class _Out:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.used: set[str] = set()
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"--out {folder} is a file; give the folder to write the report into")
         folder.mkdir(parents=True, exist_ok=True)
         # Remove the figures an earlier report listed (only those: --out may point at a folder with other files).
         try:

@@ -85,7 +85,7 @@ def summary_row(g: Group) -> dict[str, Any]:
     fold_acc = [u["metrics"][g.testset]["accuracy"] for u in g.units]
     mean, sd = stats.mean_std(fold_acc)
     if len(fold_acc) >= 2:
-        lo, hi = stats.t_interval(fold_acc)
+        lo, hi = stats.t_interval(fold_acc, bounds=stats.ACCURACY_RANGE)
         how = "t"
     else:
         lo, hi = stats.bootstrap_interval(correct)

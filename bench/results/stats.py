@@ -7,8 +7,8 @@ Definitions (the leaderboard's notes repeat them in one line each):
 
 - Mean ± standard deviation over folds: sample standard deviation (``ddof=1``).
 - 95% CI over folds (CV, repeated hold-outs): Student t, ``mean ± t_{0.975, k-1} · s / sqrt(k)``
-  (``scipy.stats.t.interval``). The folds of a k-fold CV share training data, so this interval is optimistic;
-  it is what papers report and is labelled so.
+  (``scipy.stats.t.interval``), clipped to [0, 1] for accuracies. The folds of a k-fold CV share training
+  data, so this interval is optimistic; it is what papers report and is labelled so.
 - 95% CI for a single split: percentile bootstrap over the test samples (``scipy.stats.bootstrap``, 2000
   resamples from ``numpy.random.default_rng(0)``).
 - Top model vs another on one split: McNemar's test on the per-sample predictions, exact two-sided binomial
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+ACCURACY_RANGE = (0.0, 1.0)
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 _BOOTSTRAP_CHUNK = 250  # resamples drawn at once: bounds memory at chunk x n_test indices
@@ -42,8 +43,12 @@ def mean_std(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
 
 
-def t_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean over folds; (nan, nan) with fewer than two folds."""
+def t_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95,
+               bounds: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Student-t confidence interval of the mean over folds; (nan, nan) with fewer than two folds.
+
+    ``bounds`` clips it to the values the score can take (accuracy: (0, 1)): with few, spread folds the t
+    interval reaches past them, and no accuracy lies below 0 or above 1."""
     v = _finite(values)
     if len(v) < 2:
         return math.nan, math.nan
@@ -51,6 +56,8 @@ def t_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -
     if s == 0:
         return m, m  # scipy answers nan for a zero scale; equal folds have a zero-width interval
     lo, hi = stats.t.interval(confidence, len(v) - 1, loc=m, scale=s / math.sqrt(len(v)))
+    if bounds is not None:
+        lo, hi = max(float(lo), bounds[0]), min(float(hi), bounds[1])
     return float(lo), float(hi)
 
 

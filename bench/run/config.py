@@ -74,7 +74,8 @@ class RunConfig:
                    source_run=getattr(args, "source_run", None), ensemble=getattr(args, "ensemble", "auto"),
                    save_models=bool(getattr(args, "save_models", False)), tune=tune,
                    storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
-                   progress=not getattr(args, "no_progress", False), command=["bench", *sys.argv[1:]])
+                   progress=not getattr(args, "no_progress", False),
+                   command=getattr(args, "command_line", None) or ["bench", *sys.argv[1:]])
 
     # ------------------------------------------------------------------ the protocol and its data
     @property

@@ -8,6 +8,9 @@ start it on a free port, read ``/api/studies`` and shut it down.
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bench.core.errors import BenchError, ConfigError
+from bench.run.storage import check_storage, default_storage
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,11 +31,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 def storage_for(run: str | None, storage: str | None) -> str:
     """The storage URL from ``bench dashboard RUN`` or ``--storage URL`` (exactly one of them)."""
-    from bench.run.tuning import default_storage
-
     if storage and run:
         raise ConfigError("give a run folder or --storage, not both")
     if storage:
+        check_storage(storage)
         return storage
     if not run:
         raise ConfigError("name a run folder (bench dashboard results/RUN) or a --storage URL")
@@ -52,9 +55,16 @@ class DashboardServer:
 
         # No heartbeat: the dashboard only reads, and must not fail the trials of running tuners.
         app = optuna_dashboard.wsgi(open_storage(storage, heartbeat=None))
+        check_port(port)
         try:
             self._server: WSGIServer = make_server(host, port, app, handler_class=_QuietHandler)
+        except socket.gaierror as exc:
+            raise ConfigError(f"--host '{host}' is not an address of this machine ({exc.strerror or exc}); give an "
+                              f"IP address such as {LOOPBACK} or a host name") from exc
         except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConfigError(f"--host '{host}' is not an address of this machine; give one of its addresses "
+                                  f"(default {LOOPBACK})") from exc
             raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port") from exc
         self.storage = storage
         self.host = host
@@ -91,6 +101,23 @@ class DashboardServer:
         self.stop()
 
 
+def check_port(port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port; give 1..65535 (0 picks a free one)")
+
+
+def exposure_warning(host: str) -> str | None:
+    """A warning when the dashboard listens beyond this machine: it has no login, and shows and edits studies."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (f"warning: --host {host} serves the studies to the network without a login: anyone who can reach "
+            f"this machine can read and change them; use --host {LOOPBACK} (the default) and an SSH tunnel instead")
+
+
 def start_dashboard(storage: str, host: str = LOOPBACK, port: int = 8080) -> DashboardServer:
     """Start optuna-dashboard on ``storage`` in a background thread (port 0: any free port)."""
     return DashboardServer(storage, host, port).start()
@@ -111,8 +138,12 @@ def dashboard_from_args(args: argparse.Namespace) -> int:
         import optuna_dashboard  # noqa: F401 - only checking that it is installed
     except ImportError as exc:
         raise BenchError("optuna-dashboard is not installed; pip install optuna-dashboard") from exc
+    check_port(args.port)
     storage = storage_for(args.run, args.storage)
     server = DashboardServer(storage, args.host, args.port)
+    warning = exposure_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     print(f"optuna-dashboard on {storage}: {server.url} (Ctrl-C stops it)", flush=True)
     try:
         server.serve_forever()

@@ -153,7 +153,7 @@ def execute(cfg: RunConfig) -> int:
 
     add_ensembles(run, folds, cfg.ensemble)
     text = run_summary_markdown(run)
-    (run.path / "leaderboard.md").write_text(text)
+    run.write_text("leaderboard.md", text)
     print(text)
     print(f"run folder: {run.path} ({done_before} units were already done, {skipped} skipped, {failed} failed)",
           file=sys.stderr)

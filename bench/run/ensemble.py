@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from bench.core.emotions import INDEX
@@ -30,10 +32,12 @@ def add_ensembles(run: RunFolder, folds, spec: str) -> list[str]:
     made = []
     for members in parse_groups(spec, ok_models):
         name = ensemble_name(members)
+        scored = 0
         for fold in folds:
             member_units = [units.get((m, fold.id)) for m in members]
             if any(u is None or u["status"] != "ok" for u in member_units):
                 continue
+            scored += 1
             frames = [run.read_predictions(m, fold.id) for m in members]
             prob_cols = [c for c in frames[0].columns if c.startswith("p_")]
             mean = np.mean([f[prob_cols].to_numpy() for f in frames], axis=0)
@@ -53,6 +57,10 @@ def add_ensembles(run: RunFolder, folds, spec: str) -> list[str]:
                       "model_size": sum(u.get("model_size") or 0 for u in member_units),
                       "n_train": member_units[0].get("n_train"), "n_val": member_units[0].get("n_val")}
             run.write_unit(record, merged)
+        if not scored:
+            warnings.warn(f"--ensemble {'+'.join(members)}: no fold where all of its models finished in "
+                          f"{run.path}; run them first (--model {','.join(members)})", stacklevel=2)
+            continue
         made.append(name)
     if made:
         run.write_metrics_table()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
+import socket
 import time
 from importlib import metadata
 from pathlib import Path
@@ -18,13 +20,18 @@ from typing import Any
 import numpy as np
 
 from bench import __version__
-from bench.core.errors import ConfigError, UnitSkipped
-from bench.core.models import ModelSpec
+from bench.core.errors import ConfigError, UnitSkipped, did_you_mean
+from bench.core.files import dump_json
+from bench.core.models import MODELS, ModelSpec, resolve_models
+from bench.core.names import check_plain_name
 from bench.data import catalog
+from bench.data import store as datastore
 from bench.data.dataset import FERDataset
 from bench.data.labels import apply_labels
 from bench.results.folder import RunFolder
 from bench.run.config import RunConfig
+from bench.run.ensemble import parse_groups
+from bench.run.storage import check_storage
 from bench.run.unit import build_kwargs
 from protocols import Fold, Protocol
 
@@ -34,10 +41,14 @@ VERSIONED_PACKAGES = ("numpy", "scikit-learn", "scikit-image", "PyWavelets", "xg
 
 def prepare(cfg: RunConfig, protocol: Protocol | None = None) -> tuple[FERDataset, dict[str, Any]]:
     """The dataset the protocol splits (each loaded dataset after ``--labels``), and the facts of each dataset
-    it was made from (for the manifest; a role with several datasets as ``ROLE:SPEC``)."""
+    it was made from (for the manifest; a role with several datasets as ``ROLE:SPEC``).
+
+    The options are checked first (``check_options``), so a bad one fails before any data is loaded."""
+    check_options(cfg)
     protocol = protocol or cfg.make_protocol()
     loaded: dict[str, Any] = {}
     facts: dict[str, Any] = {}
+    named: dict[str, FERDataset] = {}
     for role, spec in cfg.data_specs().items():
         specs = catalog.split_specs(spec) if role in protocol.multi_roles else [spec]
         if role in protocol.multi_roles and len(set(specs)) != len(specs):
@@ -46,7 +57,61 @@ def prepare(cfg: RunConfig, protocol: Protocol | None = None) -> tuple[FERDatase
         loaded[role] = datasets if role in protocol.multi_roles else datasets[spec]
         for s, ds in datasets.items():
             facts[role if len(specs) == 1 else f"{role}:{s}"] = _dataset_facts(ds)
+            named[f"--{role} '{s}'"] = ds
+    check_distinct_data(named, cfg)
     return protocol.prepare(loaded), facts
+
+
+def check_options(cfg: RunConfig) -> None:
+    """The options that would otherwise fail late (in every unit, after the data is loaded) or be ignored."""
+    if cfg.name is not None:
+        check_plain_name(cfg.name, "--name")
+    if cfg.epochs is not None and (isinstance(cfg.epochs, bool) or not isinstance(cfg.epochs, int) or cfg.epochs < 1):
+        raise ConfigError(f"--epochs {cfg.epochs}: deep models train at least 1 epoch; give N >= 1, or leave "
+                          "--epochs out for the preset's")
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give the folder that holds (or will hold) run folders")
+    if cfg.data_dir:
+        datastore.data_dir(cfg.data_dir)  # a file given as --data-dir is refused here
+    check_storage(cfg.storage)
+    check_ensembles(cfg.ensemble)
+    if cfg.device == "cuda":
+        check_cuda(resolve_models(cfg.models))
+
+
+def check_ensembles(spec: str) -> None:
+    """Every ``--ensemble`` group names at least two registered models."""
+    for group in parse_groups(spec, set()):
+        unknown = [m for m in group if m not in MODELS]
+        if unknown:
+            raise ConfigError(f"--ensemble '{spec}': {', '.join(repr(m) for m in unknown)} "
+                              f"{'is not a model' if len(unknown) == 1 else 'are not models'};"
+                              f"{did_you_mean(unknown[0], MODELS.names())} 'bench models' lists them")
+        if len(set(group)) < 2:
+            raise ConfigError(f"--ensemble '{spec}': a group averages two or more models, e.g. cnn-003+resnet18")
+
+
+def check_cuda(specs: list[ModelSpec]) -> None:
+    """``--device cuda`` needs a visible GPU, checked once before the run (only when a deep model is in it:
+    a classical run never imports torch)."""
+    if not any(s.family == "deep" for s in specs):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--device cuda: no CUDA GPU is visible to torch {torch.__version__} here; use "
+                          "--device cpu or --device auto")
+
+
+def check_distinct_data(named: dict[str, FERDataset], cfg: RunConfig) -> None:
+    """Protocols with several datasets (cross: source and targets) need different data in each place."""
+    names = list(named)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if named[a].fingerprint() == named[b].fingerprint():
+                raise ConfigError(f"{a} and {b} are the same data; --protocol {cfg.protocol} compares different "
+                                  "datasets: give another one, or evaluate one dataset with --protocol subject or kfold")
 
 
 def _dataset_facts(ds: FERDataset) -> dict[str, Any]:
@@ -148,16 +213,35 @@ def check_validation(specs: list[ModelSpec], folds: list[Fold], cfg: RunConfig) 
                               f"'{spec.name}:epochs=N,needs_validation=false'")
 
 
+def identity(cfg: RunConfig, protocol: Protocol, facts: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed run must share with the first, resolved: the protocol's own parameters (so ``--folds 10``
+    spelled out equals the default), the data's fingerprints (so re-imported data is another run) and the
+    other settings that make the results. Never the command's spelling, the device or output options."""
+    raw = cfg.identity()
+    resolved_by_protocol = {"protocol", "folds", "test_size", "val_size", "target_fractions", "official_split",
+                            "source_split", "target_split", "target_split_by", *cfg.data_specs()}
+    ident = {k: v for k, v in raw.items() if k not in resolved_by_protocol}
+    ident["protocol"] = protocol.config()
+    ident["data"] = {role: f["fingerprint"] for role, f in facts.items()}
+    return json.loads(dump_json(ident))  # as the manifest stores it: tuples as lists
+
+
 def start_run(cfg: RunConfig, protocol: Protocol, ds: FERDataset, facts: dict[str, Any], folds: list[Fold],
-              specs: list[ModelSpec], notes: dict[str, list[str]] | None = None) -> RunFolder:
-    """Create the run folder with its manifest, or check that an existing one holds the same run."""
+              specs: list[ModelSpec], notes: dict[str, list[str]] | None = None, *, lock: bool = True) -> RunFolder:
+    """Create the run folder with its manifest, or check that an existing one holds the same run.
+
+    With ``lock`` (``bench run``) the folder's lock is held until the run ends, so that a second run on it is
+    refused rather than fitting the same units; ``bench tune`` fits no unit and shares its studies, so it
+    does not lock."""
     run = RunFolder(cfg.run_path())
+    ident = identity(cfg, protocol, facts)
     manifest = {
         "run_id": run.path.name,
         "command": cfg.command,
         "config": cfg.as_dict(),
         "experiment": cfg.experiment(),
-        "config_key": hashlib.sha256(json.dumps(cfg.identity(), sort_keys=True, default=str).encode()).hexdigest()[:16],
+        "identity": ident,
+        "config_key": hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16],
         "protocol": {"name": cfg.protocol, "description": protocol.describe(), "params": protocol.config()},
         "data": facts,
         "dataset_fingerprint": ds.fingerprint(),
@@ -172,5 +256,8 @@ def start_run(cfg: RunConfig, protocol: Protocol, ds: FERDataset, facts: dict[st
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if lock:
+        run.lock(f"pid {os.getpid()} on {socket.gethostname()} since {manifest['created']}: "
+                 f"{' '.join(cfg.command) or 'bench run'}")
     run.start(manifest)
     return run

@@ -44,6 +44,7 @@ from bench.data.dataset import FERDataset
 from bench.results.folder import RunFolder, path_part
 from bench.run.config import RunConfig
 from bench.run.setup import prepare, start_run
+from bench.run.storage import SQLITE, check_storage, default_storage, sqlite_file, sqlite_url  # noqa: F401 - sqlite_url: part of the tuning API
 from bench.run.unit import build_estimator, build_kwargs, fit_and_score, model_size
 
 METRIC = "macro_f1"  # what a trial maximises, on the fold's validation split
@@ -89,15 +90,6 @@ class _SurplusTrial(Exception):
 
 
 # ---------------------------------------------------------------------- names and storage
-def sqlite_url(path: str | Path) -> str:
-    """An absolute SQLite URL, so processes started from other folders open the same file."""
-    return f"sqlite:///{Path(path).resolve()}"
-
-
-def default_storage(run_path: str | Path) -> str:
-    return sqlite_url(Path(run_path) / "optuna.db")
-
-
 def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> optuna.storages.RDBStorage:
     """An RDB storage that several processes can share.
 
@@ -105,12 +97,14 @@ def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> op
     locked". With a heartbeat, the running trials of a killed process are failed after 3 heartbeats and
     re-queued once with the same parameters, so a kill loses no slot.
     """
+    check_storage(url)
     engine_kwargs: dict[str, Any] = {}
-    db = url[len("sqlite:///"):] if url.startswith("sqlite:///") else None
-    if db is not None:
+    is_sqlite = url.startswith(SQLITE)
+    if is_sqlite:
         engine_kwargs["connect_args"] = {"timeout": 60}
-        if db and db != ":memory:":
-            _sqlite_wal(Path(db))
+        db = sqlite_file(url)
+        if db is not None:
+            _sqlite_wal(db)
     kw: dict[str, Any] = {}
     if heartbeat:
         retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # optuna >= 4.9
@@ -126,7 +120,7 @@ def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> op
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL or server
         raise ConfigError(f"cannot open --storage '{url}' ({type(exc).__name__}: {exc}); give a SQLAlchemy URL "
                           "such as sqlite:///RUN/optuna.db or postgresql://user:pass@host/db") from exc
-    if db is not None:
+    if is_sqlite:
         _sqlite_sync_normal(storage.engine)
     return storage
 
@@ -158,7 +152,6 @@ def _sqlite_wal(path: Path) -> None:
     """
     import sqlite3
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=60)
     deadline = time.monotonic() + 60
     try:
@@ -563,7 +556,7 @@ def tune_from_args(args: argparse.Namespace) -> int:
     ds, facts = prepare(cfg, protocol)
     folds = list(protocol.split(ds))
     fold = select_fold(folds, args.fold, spec.family)
-    run = start_run(cfg, protocol, ds, facts, folds, [spec])
+    run = start_run(cfg, protocol, ds, facts, folds, [spec], lock=False)
     storage = cfg.storage or default_storage(run.path)
     name = cfg.study_name(spec.name, fold.id)
     print(f"tuning {spec.name} on {fold.id} ({len(fold.train)} fit / {len(fold.val)} validation images, "

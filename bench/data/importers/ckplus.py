@@ -7,7 +7,9 @@ from neutral to the peak expression in its last frame.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,15 @@ def read(path: Path, name: str, opts: Options) -> FERDataset:
     emotion_files = sorted(p for p in emotion_root.glob("*/*/*_emotion.txt") if not p.name.startswith("."))
     if not emotion_files:
         raise DataError(f"{emotion_root} holds no S###/###/*_emotion.txt files; CK+ labels come from them")
+    per_sequence: dict[Path, list[Path]] = defaultdict(list)
+    for emo in emotion_files:
+        per_sequence[emo.parent].append(emo)
+    twice = {seq: files for seq, files in per_sequence.items() if len(files) > 1}
+    if twice:
+        seq, files = next(iter(twice.items()))
+        raise DataError(f"sequence {seq.parent.name}/{seq.name} has {len(files)} emotion files "
+                        f"({', '.join(f.name for f in files)}){f' (and {len(twice) - 1} more sequences)' if len(twice) > 1 else ''}; "
+                        "CK+ labels a sequence once: remove the extra files")
     samples: list[common.Sample] = []
     short, contempt_seqs = [], set()
     for emo in emotion_files:
@@ -110,7 +121,7 @@ def _read_code(path: Path) -> int:
     except ValueError:
         raise DataError(f"{path}: '{text[:30]}' is not a CK+ emotion code; expected a number such as "
                         "3.0000000e+00") from None
-    if value != int(value) or int(value) not in CODES:
+    if not math.isfinite(value) or value != int(value) or int(value) not in CODES:
         raise DataError(f"{path}: unknown CK+ emotion code {text}; codes are "
                         f"{', '.join(f'{k} {v}' for k, v in CODES.items())}")
     return INDEX[CODES[int(value)]]

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ from bench.core.emotions import EMOTIONS, canonical
 from bench.core.errors import ConfigError, DataError
 from bench.data.catalog import Option, Options
 from bench.data.dataset import FERDataset
-from bench.data.facecrop import crop_faces as crop_images
-from bench.data.images import file_list, read_images, stack
+from bench.data.facecrop import check_if_no_face, crop_face, face_line
+from bench.data.images import MAX_SIDE, depth_line, file_list, read_images, resize, stack
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".pgm", ".ppm", ".webp"})
 
@@ -48,8 +49,9 @@ def parse_size(value: str | int | None) -> int | None:
         size = int(text)
     except ValueError:
         size = -1
-    if not 8 <= size <= 1024:
-        raise ConfigError(f"--size '{value}' is not a side length; give pixels between 8 and 1024 (e.g. 48) or 'native'")
+    if not 8 <= size <= MAX_SIDE:
+        raise ConfigError(f"--size '{value}' is not a side length; give pixels between 8 and {MAX_SIDE} (e.g. 48) "
+                          "or 'native'")
     return size
 
 
@@ -202,20 +204,31 @@ def build_dataset(samples: Sequence[Sample], *, name: str, opts: Options, report
     crop_faces, if_no_face = bool(opts.get("crop_faces", False)), opts.get("if_no_face", "keep")
     if crop_faces and size is None:
         raise ConfigError("--crop-faces needs a target size: face crops differ in size (e.g. --size 96)")
-    images, skipped = read_images([s.path for s in samples], skip_corrupt=skip_corrupt)
-    if skipped:
-        report["skipped corrupt"] = f"{len(skipped)} files: {file_list(_rel(skipped, root))}"
-    kept = [i for i, img in enumerate(images) if img is not None]
-    imgs = [images[i] for i in kept]
-    shapes: Counter = Counter(img.shape for img in imgs)
     if crop_faces:
-        crops, found, line = crop_images(imgs, _rel([samples[i].path for i in kept], root), size=size, if_no_face=if_no_face)
-        report["faces"] = line
+        check_if_no_face(if_no_face)
+        prepare: Callable[[np.ndarray], Any] | None = partial(crop_face, size=size)
+    else:
+        prepare = None if size is None else partial(resize, size=size)
+    # Each image is cropped or resized the moment it is decoded: only small images are ever held together.
+    decoded = read_images([s.path for s in samples], skip_corrupt=skip_corrupt, prepare=prepare)
+    if decoded.skipped:
+        report["skipped corrupt"] = f"{len(decoded.skipped)} files: {file_list(_rel(decoded.skipped, root))}"
+    depth = depth_line(decoded.depths)
+    if depth:
+        report["pixel depth"] = depth
+    kept = [i for i, img in enumerate(decoded.images) if img is not None]
+    imgs = [decoded.images[i] for i in kept]
+    if crop_faces:
+        found = [ok for _, ok in imgs]
+        report["faces"] = face_line(_rel([samples[i].path for i in kept], root), found, if_no_face)
         kept = [k for k, ok in zip(kept, found) if ok or if_no_face == "keep"]
-        imgs = [c for c, ok in zip(crops, found) if ok or if_no_face == "keep"]
-    line = size_line(shapes, size, crop_faces)
+        imgs = [c for c, ok in imgs if ok or if_no_face == "keep"]
+    line = size_line(decoded.shapes, size, crop_faces)
     if line:
         report["resized"] = line
+    if not kept:
+        what = f"all {len(samples)} files were skipped as corrupt" if samples else "no image files were found"
+        raise DataError(f"{root or 'the dataset'}: nothing to import ({what}); check the layout and the files")
     chosen = [samples[i] for i in kept]
     ds = FERDataset(
         name=name,

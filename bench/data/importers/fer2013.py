@@ -114,7 +114,8 @@ def _pixels(text: str, where: str) -> np.ndarray:
     try:
         arr = np.array(values, dtype=np.int64)
     except ValueError:
-        bad = next(v for v in values if not v.lstrip("-").isdigit())
+        # Not str.isdigit alone: it accepts '²', which int() refuses.
+        bad = next((v for v in values if not (v.isascii() and v.lstrip("-").isdigit())), values[0])
         raise DataError(f"{where}: pixel value '{bad[:20]}' is not a number; pixels must be "
                         "space-separated integers 0..255") from None
     if arr.min() < 0 or arr.max() > 255:

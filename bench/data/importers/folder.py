@@ -37,7 +37,11 @@ def parse_class_map(value: str | None) -> dict[str, str]:
             except DataError:
                 raise ConfigError(f"--class-map '{item}': '{target}' is not a class; use one of "
                                   f"{', '.join(EMOTIONS)} or '{SKIP}'") from None
-        mapping[folder.strip().lower()] = target
+        key = folder.strip().lower()
+        if key in mapping and mapping[key] != target:
+            raise ConfigError(f"--class-map maps folder '{folder.strip()}' twice ({mapping[key]}, {target}); "
+                              "give each folder one class")
+        mapping[key] = target
     return mapping
 
 
@@ -89,6 +93,9 @@ def read(path: Path, name: str, opts: Options) -> FERDataset:
         for f in files:
             rel = f.relative_to(root).as_posix()
             samples.append(common.Sample(f, label, _subject(pattern, rel, f) if pattern else None))
+    if not samples:
+        raise ConfigError(f"--class-map leaves out every folder of {root} ({', '.join(skipped_dirs)}); map at "
+                          "least one of them to a class")
     report = {"layout": f"{len(class_dirs) - len(skipped_dirs)} class folders: {len(samples)} files"}
     if mapping:
         report["class map"] = ", ".join(f"{k}={v}" for k, v in mapping.items())

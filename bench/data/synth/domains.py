@@ -14,6 +14,7 @@ import numpy as np
 from bench.core.emotions import BASIC7, EMOTIONS, INDEX
 from bench.core.errors import ConfigError
 from bench.data.dataset import FERDataset
+from bench.data.images import MAX_SIDE, check_memory
 from bench.data.synth.expressions import Expressiveness, activations, sample_expressiveness
 from bench.data.synth.faces import Face, render, sample_face
 from bench.data.synth.nuisance import Nuisance, background, occlude, photometric, warp
@@ -74,6 +75,10 @@ def _check(domain: Domain, n: int, seed: int, subjects: int, size: int) -> None:
             raise ConfigError(f"synth-{domain.name}: {key} must be an integer >= {low}, got {value!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"synth-{domain.name}: seed must be a non-negative integer, got {seed!r}")
+    if size > MAX_SIDE:
+        raise ConfigError(f"synth-{domain.name}: size must be at most {MAX_SIDE} pixels, got {size} "
+                          f"(e.g. synth-{domain.name}:size=96)")
+    check_memory(n, size, f"synth-{domain.name}:n={n},size={size}", "use a smaller n or size")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,140 @@
+"""Reading image files into the canonical uint8 grayscale: pixel values scaled by the file's real depth, sizes
+checked before decoding, images shrunk as they are read, and file names every later step can write."""
+
+from __future__ import annotations
+
+import os
+import struct
+import tracemalloc
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import bench.cli.app as cli
+from bench.data import catalog, images
+from bench.data.importers import folder
+
+
+def run(capsys, *argv: object) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _error_line(code: int, err: str) -> str:
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def _gray8(root: Path, cls: str, name: str, side: int = 32, value: int = 100) -> Path:
+    path = root / cls / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((side, side), value, np.uint8)).save(path)
+    return path
+
+
+# ---------------------------------------------------------------------- item 6: bit depth and value range
+def test_twelve_bit_values_in_sixteen_bit_pngs_span_0_to_255(tmp_path):
+    values = (np.arange(32 * 32).reshape(32, 32) * 4).astype(np.uint16)  # 0..4092: 12-bit data
+    for i in range(3):
+        (tmp_path / "happy").mkdir(exist_ok=True)
+        Image.fromarray(values).save(tmp_path / "happy" / f"h{i}.png")
+    _gray8(tmp_path, "sad", "s0.png")
+    ds = folder.load(tmp_path)
+    happy = ds.images[np.char.find(ds.files, "happy") >= 0]
+    assert happy.max() == 255 and happy.min() == 0
+    assert np.array_equal(happy[0], np.rint(values.astype(float) * 255 / 4095).astype(np.uint8))
+    assert ds.info["report"]["pixel depth"] == "3 16-bit images with 12-bit values (0..4095) scaled to 0..255"
+    sad = ds.images[np.char.find(ds.files, "sad") >= 0]
+    assert (sad == 100).all()  # 8-bit images are untouched
+
+
+def test_float_tiffs_in_0_to_1_are_scaled_and_out_of_range_ones_refused(capsys, tmp_path):
+    ramp = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+    (tmp_path / "happy").mkdir()
+    Image.fromarray(ramp, mode="F").save(tmp_path / "happy" / "f.tif")
+    _gray8(tmp_path, "sad", "s0.png")
+    ds = folder.load(tmp_path)
+    img = ds.images[np.char.find(ds.files, "f.tif") >= 0][0]
+    assert np.array_equal(img, np.rint(ramp * 255).astype(np.uint8)) and img.max() == 255
+    assert ds.info["report"]["pixel depth"] == "1 float images with values in 0..1 scaled to 0..255"
+
+    Image.fromarray(ramp * 4 - 1, mode="F").save(tmp_path / "happy" / "odd.tif")
+    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
+    assert "odd.tif holds float pixel values outside 0..1 and 0..255 (-1..3)" in err and "--skip-corrupt" in err
+    code, out, err = run(capsys, "data", "import", "folder", tmp_path, "--skip-corrupt", "--name", "f2")
+    assert code == 0, err
+    assert "skipped corrupt: 1 files: happy/odd.tif" in out
+
+
+# ---------------------------------------------------------------------- item 7: file names
+def test_a_file_name_that_is_not_utf8_is_refused_at_import(capsys, tmp_path):
+    _gray8(tmp_path, "happy", "ok.png")
+    _gray8(tmp_path, "sad", "ok.png")
+    bad = os.fsencode(tmp_path / "sad") + b"/caf\xe9.png"
+    with open(bad, "wb") as fh:
+        Image.fromarray(np.zeros((32, 32), np.uint8)).save(fh, format="PNG")
+    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path, "--name", "latin")[::2])
+    assert "caf\\xe9.png is not valid UTF-8" in err and "rename it" in err
+    with pytest.raises(Exception, match="unknown dataset 'latin'"):
+        catalog.load("latin")  # nothing was cached that every run would then fail on
+
+
+# ---------------------------------------------------------------------- item 8: huge images
+def _png_claiming(path: Path, width: int, height: int, pad: int = 0) -> None:
+    """A PNG whose header says width x height (what a huge file looks like before decoding), ``pad`` bytes of
+    text after its header (large files are checked before decoding, small ones after OpenCV declines them)."""
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    text = b"tEXt" + b"Comment\0" + b"x" * pad
+    chunk = struct.pack(">I", len(text) - 4) + text + struct.pack(">I", zlib.crc32(text))
+    path.write_bytes(bytes(data[:ihdr + 17]) + (chunk if pad else b"") + bytes(data[ihdr + 17:]))
+
+
+def test_an_image_too_large_to_decode_is_refused_or_skipped(capsys, tmp_path):
+    _gray8(tmp_path, "happy", "ok.png")
+    _gray8(tmp_path, "sad", "ok.png")
+    _png_claiming(tmp_path / "sad" / "big.png", 12000, 10000, pad=40_000)  # above our limit, below Pillow's
+    assert (tmp_path / "sad" / "big.png").stat().st_size > images.HEADER_CHECK_BYTES
+    _png_claiming(tmp_path / "sad" / "huge.png", 40000, 40000)  # above Pillow's too
+    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
+    assert "sad/big.png is 12000x10000 pixels, more than the 100 megapixels" in err and "--skip-corrupt" in err
+    (tmp_path / "sad" / "big.png").unlink()
+    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
+    assert "sad/huge.png is 1600 megapixels, more than the 100 megapixels" in err and "--skip-corrupt" in err
+    code, out, err = run(capsys, "data", "import", "folder", tmp_path, "--skip-corrupt")
+    assert code == 0, err
+    assert "skipped corrupt: 1 files: sad/huge.png" in out
+
+
+@pytest.mark.parametrize("spec, expect", [("synth-lab:n=2,size=2000", "size must be at most 1024 pixels"),
+                                          ("synth-wild:n=100000000,size=1024", "more than half of this machine's")])
+def test_synthetic_sizes_are_bounded_before_allocating(capsys, spec, expect):
+    err = _error_line(*run(capsys, "data", "info", spec)[::2])
+    assert expect in err
+
+
+def test_images_are_resized_as_they_are_decoded(tmp_path):
+    side, n = 1200, 24
+    ramp = np.add.outer(np.arange(side), np.arange(side)).astype(np.uint8)  # compresses well: quick to write
+    for cls in ("happy", "sad"):
+        (tmp_path / cls).mkdir()
+    for i in range(n):
+        Image.fromarray(np.roll(ramp, i, axis=0)).save(tmp_path / ("happy", "sad")[i % 2] / f"{i:02d}.png")
+    tracemalloc.start()
+    try:
+        ds = folder.load(tmp_path, size=48)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ds.images.shape == (n, 48, 48)
+    native = n * side * side
+    # Holding every image at its native size would take `native` bytes; a few decoding threads hold one each.
+    assert peak < native / 3, (peak, native)
