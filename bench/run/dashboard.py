@@ -111,9 +111,11 @@ def dashboard_from_args(args: argparse.Namespace) -> int:
         import optuna_dashboard  # noqa: F401 - only checking that it is installed
     except ImportError as exc:
         raise BenchError("optuna-dashboard is not installed; pip install optuna-dashboard") from exc
+    from bench.run.tuning import storage_address
+
     storage = storage_for(args.run, args.storage)
     server = DashboardServer(storage, args.host, args.port)
-    print(f"optuna-dashboard on {storage}: {server.url} (Ctrl-C stops it)", flush=True)
+    print(f"optuna-dashboard on {storage_address(storage)}: {server.url} (Ctrl-C stops it)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
