@@ -256,6 +256,26 @@ def test_ctrl_c_cancels_the_tasks_and_keeps_what_finished(tmp_path, cluster, sle
     assert len(_markers(sleepy_model, "start")) == started + 4 - finished
 
 
+# ---------------------------------------------------------------------- the README's commands
+def test_the_readme_cluster_commands_are_valid_bench_commands():
+    import ast
+    import re
+    import shlex
+
+    from bench.cli.app import build_parser
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## Running on a cluster", 1)[1].split("\n## ", 1)[0]
+    shell = "\n".join(re.findall(r"```bash\n(.*?)```", section, flags=re.S))
+    commands = [shlex.split(line.split(" #")[0])[1:] for line in shell.splitlines() if line.startswith("bench ")]
+    (script,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)  # the Slurm example calls bench's main
+    (call,) = [n for n in ast.walk(ast.parse(script)) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "main"]
+    commands.append([a.value if isinstance(a, ast.Constant) else "tcp://127.0.0.1:8786" for a in call.args[0].elts])
+    assert len(commands) == 6
+    for argv in commands:
+        assert build_parser().parse_args(argv).command in ("run", "tune", "dashboard")
+
+
 # ---------------------------------------------------------------------- bad input: one line, exit 2, nothing written
 @pytest.mark.parametrize(("extra", "needle"), [
     (["--workers", "0"], "--workers must be at least 1"),

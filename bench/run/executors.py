@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -230,9 +232,10 @@ class DaskExecutor:
             threads = cfg.threads or 1
             # Each worker process caps its kernels' threads at its task threads (Dask's default is one).
             env = {var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-            self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=threads, processes=True,
-                                        host="127.0.0.1", dashboard_address=None, env=env,
-                                        resources={"GPU": 1} if self.gpu else None)
+            with _ctrl_c_ignored():
+                self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=threads, processes=True,
+                                            host="127.0.0.1", dashboard_address=None, env=env,
+                                            resources={"GPU": 1} if self.gpu else None)
             self.client = Client(self.cluster)
             print(f"dask: local cluster of {cfg.workers} worker processes x {threads} thread(s) at "
                   f"{self.cluster.scheduler_address}", file=sys.stderr)
@@ -327,6 +330,20 @@ class DaskExecutor:
         finally:
             if pending:  # Ctrl-C or an error: what is still queued or running is cancelled
                 self.client.cancel([*pending, *produced.values()], force=True)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ignore SIGINT while local worker processes start: they inherit it, so a Ctrl-C in the terminal reaches
+    only this process, which cancels the tasks and closes the cluster itself (no traceback from each worker)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def open_executor(cfg: RunConfig, run_unit: RunUnit, ds: FERDataset, specs: Sequence[ModelSpec]) -> Executor:
