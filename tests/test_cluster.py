@@ -82,7 +82,7 @@ def register_sleepy(marker_dir: Path, sleep: float) -> None:
 @pytest.fixture
 def sleepy_model(tmp_path):
     markers = tmp_path / "markers"
-    register_sleepy(markers, 1.5)
+    register_sleepy(markers, 1.0)
     yield markers
     del MODELS._entries[SLEEPY]
 
@@ -143,12 +143,12 @@ def _one_error_line(capsys, *needles: str) -> str:
 
 # ---------------------------------------------------------------------- same results
 def test_two_local_workers_give_the_metrics_of_one_process(tmp_path):
-    args = ["--protocol", "kfold", "--dataset", LAB, "--folds", "3", "--model", "hog-svm,lbp-logreg,dwt-lda"]
+    args = ["--protocol", "kfold", "--dataset", LAB, "--folds", "2", "--model", "hog-svm,lbp-logreg,dwt-lda"]
     assert _run(tmp_path, *args, "--name", "sequential") == 0
     assert _run(tmp_path, *args, "--name", "dask", "--workers", "2") == 0
     pd.testing.assert_frame_equal(_metrics(tmp_path / "sequential"), _metrics(tmp_path / "dask"))
     _same_predictions(tmp_path / "sequential", tmp_path / "dask")
-    assert len(_metrics(tmp_path / "dask")) == 9 and set(_metrics(tmp_path / "dask").status) == {"ok"}
+    assert len(_metrics(tmp_path / "dask")) == 6 and set(_metrics(tmp_path / "dask").status) == {"ok"}
     manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert manifest["config"]["workers"] == 2 and manifest["models"] == ["hog-svm", "lbp-logreg", "dwt-lda"]
 
@@ -222,7 +222,7 @@ raise SystemExit(cli.main(sys.argv[1:]))
 def test_ctrl_c_cancels_the_tasks_and_keeps_what_finished(tmp_path, cluster, sleepy_model):
     address, client = cluster
     driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER.format(root=str(Path(__file__).parents[1]), tests=str(Path(__file__).parent), markers=str(sleepy_model), sleep=1.5))
+    driver.write_text(DRIVER.format(root=str(Path(__file__).parents[1]), tests=str(Path(__file__).parent), markers=str(sleepy_model), sleep=1.0))
     out = tmp_path / "out"
     args = ["run", "--protocol", "kfold", "--dataset", LAB, "--folds", "4", "--model", SLEEPY, "--name", "r",
             "--out", str(out), "--no-progress", "--ensemble", "none", "--scheduler", address]

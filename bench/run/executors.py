@@ -268,7 +268,13 @@ class DaskExecutor:
         checks = [self.client.submit(check_worker, self.job, workers=[addr], allow_other_workers=False,
                                      pure=False, key=f"check-data-{self._token}-{i}")
                   for i, addr in enumerate(workers)]
-        self.client.gather(checks)  # a worker's DataError comes back here as it is: one line, exit 2
+        try:
+            self.client.gather(checks)  # a worker's DataError comes back here as it is: one line, exit 2
+        except BenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a worker whose environment lacks fer-bench
+            raise ConfigError(f"the Dask workers cannot run fer-bench's units ({type(exc).__name__}: {exc}); "
+                              "install fer-bench and its dependencies in the workers' environment") from None
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
