@@ -6,6 +6,7 @@ the batch path is called directly, so the feature cache plays no part in the tim
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,7 +43,7 @@ def _seconds(fn: Callable[..., np.ndarray], images: np.ndarray, params: dict[str
 
 def feature_benchmark(images: np.ndarray, which: Sequence[str] = ("lbp", "hog", "dwt"), *,
                       params: dict[str, dict[str, Any]] | None = None, reference_images: int | None = None,
-                      repeats: int = 1) -> list[dict[str, Any]]:
+                      repeats: int = 1, log: Any = None) -> list[dict[str, Any]]:
     """Time the batch path and the per-image reference of each feature on ``images``.
 
     ``params`` maps a feature name to keyword arguments used by both paths (defaults otherwise).
@@ -53,6 +54,7 @@ def feature_benchmark(images: np.ndarray, which: Sequence[str] = ("lbp", "hog", 
     Each row: feature, images, dims, batch_images_per_s, reference_images_per_s, reference_images, speedup
     (batch / reference throughput), target, meets_target, max_abs_diff.
     """
+    log = sys.stderr if log is None else log  # what is being timed is said there as it starts
     images = as_images(images)
     if len(images) == 0:
         raise ConfigError("feature_benchmark needs at least one image")
@@ -63,6 +65,8 @@ def feature_benchmark(images: np.ndarray, which: Sequence[str] = ("lbp", "hog", 
     rows = []
     for name in which:
         batch, reference, target = FEATURE_PATHS[name]
+        print(f"features {name}: batch path on {len(images):,} images, per-image reference on {k:,}"
+              f"{f', best of {repeats}' if repeats > 1 else ''}", file=log, flush=True)
         kwargs = dict((params or {}).get(name, {}))
         batch(images[:8], **kwargs)  # warm-up: lookup tables, imports, first-call allocations
         reference(images[:2], **kwargs)

@@ -8,7 +8,12 @@ feature x classifier pipeline from them and nothing else names the component:
 - ``search_space``: ``space(trial) -> {set_params key: value}``, keys prefixed with the pipeline step
   (``features__...`` for a feature, the classifier's own name for a classifier: ``svm__C``);
 - a feature's ``default_classifiers``: the classifiers it forms the default set (``--model classical``) with;
-- a classifier's ``size`` (fitted classifier -> int) and its ``size_unit`` (what the number counts).
+- a classifier's ``size`` (fitted classifier -> int) and its ``size_unit`` (what the number counts);
+- a classifier's ``memory`` (optional): ``memory(n_samples, n_features, n_classes, backend) -> bytes``, the peak
+  its fit adds on top of its input (``baselines.memory`` adds the features; without a rule, one float64 copy of
+  the input is assumed);
+- a classifier's ``backends`` (optional): the accelerated backends (``baselines.backends``: ``intelex``,
+  ``cuml``) its factory builds for; the factory then takes ``build(seed, backend)``.
 
 A registration with a missing field fails at once with the component's name and the field.
 """
@@ -23,6 +28,12 @@ from bench.core.errors import ConfigError
 from bench.core.registry import Registry
 
 SearchSpace = Callable[[Any], dict[str, Any]]
+MemoryRule = Callable[[int, int, int, str], int]  # (n_samples, n_features, n_classes, backend) -> bytes
+
+
+def float64_copy(n_samples: int, n_features: int, n_classes: int, backend: str) -> int:
+    """The memory rule of a classifier that registers none: one float64 copy of its input."""
+    return 8 * n_samples * n_features
 
 
 def _require(kind: str, name: str, **fields: Any) -> None:
@@ -50,15 +61,27 @@ class FeatureSpec:
 @dataclass(frozen=True)
 class ClassifierSpec:
     name: str
-    build: Callable[[int], Any]  # seed -> a fresh, unfitted classifier with predict_proba and classes_
+    build: Callable[..., Any]  # (seed[, backend]) -> a fresh, unfitted classifier with predict_proba and classes_
     doc: str
     search_space: SearchSpace
     size: Callable[[Any], int]  # fitted classifier -> its size in ``size_unit``
     size_unit: str
+    memory: MemoryRule = float64_copy
+    backends: tuple[str, ...] = ()  # accelerated backends the factory builds for: build(seed, backend)
 
     def __post_init__(self) -> None:
         _require("classifier", self.name, build=self.build, doc=self.doc, search_space=self.search_space,
-                 size=self.size, size_unit=self.size_unit)
+                 size=self.size, size_unit=self.size_unit, memory=self.memory)
+        if not callable(self.memory):
+            raise ConfigError(f"classifier '{self.name}': 'memory' must be callable, got {type(self.memory).__name__}")
+        unknown = [b for b in self.backends if b not in ("intelex", "cuml")]
+        if unknown:
+            raise ConfigError(f"classifier '{self.name}': unknown backend(s) {', '.join(unknown)}; "
+                              "accelerated backends are intelex and cuml")
+
+    def make(self, seed: int, backend: str = "sklearn") -> Any:
+        """A fresh classifier for ``backend``; scikit-learn's when the factory has no path for it."""
+        return self.build(seed, backend) if backend in self.backends else self.build(seed)
 
 
 FEATURES: Registry[FeatureSpec] = Registry("feature")
@@ -80,13 +103,15 @@ def register_feature(name: str, *, doc: str | None = None, search_space: SearchS
 
 
 def register_classifier(name: str, *, doc: str | None = None, search_space: SearchSpace | None = None,
-                        size: Callable[[Any], int] | None = None,
-                        size_unit: str | None = None) -> Callable[[Callable[[int], Any]], Callable[[int], Any]]:
-    """Decorator on ``build(seed) -> classifier``: register a classifier step under ``name``."""
+                        size: Callable[[Any], int] | None = None, size_unit: str | None = None,
+                        memory: MemoryRule = float64_copy,
+                        backends: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator on ``build(seed) -> classifier`` (``build(seed, backend)`` with ``backends``): register a
+    classifier step under ``name``."""
 
-    def deco(build: Callable[[int], Any]) -> Callable[[int], Any]:
-        CLASSIFIERS.add(name, ClassifierSpec(name, build, doc, search_space, size, size_unit),  # type: ignore[arg-type]
-                        family="classifiers")
+    def deco(build: Callable[..., Any]) -> Callable[..., Any]:
+        CLASSIFIERS.add(name, ClassifierSpec(name, build, doc, search_space, size, size_unit,  # type: ignore[arg-type]
+                                             memory, tuple(backends)), family="classifiers")
         return build
 
     return deco

@@ -36,6 +36,10 @@ class TrainConfig:
 
     ``amp`` (bfloat16 autocast; float16 + loss scaling on GPUs without bf16) and ``channels_last`` default to
     on for CUDA and for CPUs with native bf16 (measured here 2-3x faster); CPU runs stay deterministic.
+
+    ``arch_params`` are the architecture's own keywords (``standard-cnn``'s ``kernel``); a recipe may fix them
+    (paper 004's 5x5 standard CNN). ``needs_validation``: the recipe's epochs are a cap reached only without
+    early stopping (paper 003's "up to 250 epochs"), so it refuses to train without a validation split.
     """
 
     epochs: int = 8
@@ -70,6 +74,11 @@ class TrainConfig:
     eval_batch_size: int = 256
     amp: bool | None = None
     channels_last: bool | None = None
+    beta1: float = 0.9  # Adam / AdamW
+    beta2: float = 0.999
+    arch_params: dict[str, Any] = field(default_factory=dict)  # the architecture's own keywords (kernel ...)
+    # The recipe's epochs are only a cap: it stops early on the validation split and cannot run without one.
+    needs_validation: bool = False
 
     def __post_init__(self) -> None:
         for name, value, choices in [("optimizer", self.optimizer, OPTIMIZERS), ("schedule", self.schedule, SCHEDULES),
@@ -87,6 +96,8 @@ class TrainConfig:
             raise ConfigError("finetune='two-phase' needs epochs >= 2 (head phase + top-layers phase)")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be >= 1 or None, got {self.patience}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ConfigError(f"beta1 and beta2 must lie in [0, 1), got {self.beta1}, {self.beta2}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,8 @@ builds the network, trains it and keeps ``net_``, ``classes_``, ``history_`` and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from dataclasses import replace
@@ -24,7 +26,15 @@ from deep.nets import build_net, get_arch
 from deep.nets.base import FERNet
 from deep.nets.weights import require_imagenet
 from deep.presets import preset_config
-from deep.train import Callback, Split, image_tensor, predict_proba, resolve_runtime, state_copy
+from deep.train import (
+    Callback,
+    EpochCheckpoint,
+    Split,
+    image_tensor,
+    predict_proba,
+    resolve_runtime,
+    state_copy,
+)
 from deep.train import fit as train_fit
 
 CHECKPOINT_FORMAT = "fer-bench-deep/1"
@@ -34,7 +44,7 @@ _OVERRIDES = ("epochs", "lr", "batch_size", "optimizer", "weight_decay", "finetu
               "input_size", "stem", "patience", "schedule", "label_smoothing", "balance", "tta", "amp", "grad_clip",
               "top_layers")
 # What the architecture's weights depend on: a warm start copies them from the source model.
-_SHAPE_FIELDS = ("input_size", "stem", "dropout")
+_SHAPE_FIELDS = ("input_size", "stem", "dropout", "arch_params")
 
 
 class DeepClassifier(ClassifierMixin, BaseEstimator):
@@ -49,6 +59,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     epochs:  exactly this many epochs (the preset's ``min_steps`` stretch no longer applies).
     patience: early-stopping patience in epochs; ``0`` turns early stopping off (``None``: the preset's).
     config:  any other ``TrainConfig`` fields, e.g. ``{"monitor": "val_acc", "augment": {"rotation": 15}}``.
+    arch_params: the architecture's own keywords (``{"kernel": 5}`` for ``standard-cnn``), over the preset's.
     """
 
     def __init__(self, arch: str = "cnn-003", init: str = "scratch", preset: str = "default", device: str = "auto",
@@ -59,7 +70,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                  label_smoothing: float | None = None, balance: str | None = None,
                  augment_strength: float | None = None, tta: str | None = None, amp: bool | None = None,
                  grad_clip: float | None = None, top_layers: int | None = None, config: dict | None = None,
-                 verbose: bool = False) -> None:
+                 arch_params: dict | None = None, verbose: bool = False) -> None:
         self.arch = arch
         self.init = init
         self.preset = preset
@@ -85,6 +96,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.grad_clip = grad_clip
         self.top_layers = top_layers
         self.config = config
+        self.arch_params = arch_params
         self.verbose = verbose
 
     # ------------------------------------------------------------------ configuration
@@ -117,9 +129,23 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(extra.get("augment"), dict):
             extra["augment"] = replace(over.get("augment", cfg.augment), **extra["augment"])
         over.update(extra)
+        if self.arch_params:
+            over["arch_params"] = {**cfg.arch_params, **extra.get("arch_params", {}), **self.arch_params}
+        unknown = set(over.get("arch_params", {})) - set(get_arch(self.arch).arch_params())
+        if unknown:
+            raise ConfigError(f"{self.arch} has no architecture setting {', '.join(sorted(unknown))}; its "
+                              f"settings: {', '.join(get_arch(self.arch).arch_params()) or 'none'}")
         if source is not None:
-            over.update({k: source["config"][k] for k in _SHAPE_FIELDS})
-        return replace(cfg, **over)
+            over.update({k: source["config"].get(k, getattr(cfg, k)) for k in _SHAPE_FIELDS})
+        try:
+            return replace(cfg, **over)
+        except TypeError as exc:  # a value of the wrong type reaches a comparison in TrainConfig's checks
+            raise ConfigError(f"{self.arch}: a training setting has a value of the wrong type ({exc})") from None
+
+    def needs_validation(self) -> bool:
+        """True when the recipe's epochs are only a cap for early stopping (it cannot train without a
+        validation split)."""
+        return self.train_config().needs_validation
 
     def needs_imagenet(self) -> bool:
         """True when fitting will load ImageNet weights (and skip if they are not cached)."""
@@ -175,8 +201,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ scikit-learn API
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-            callbacks: list[Callback] | tuple[Callback, ...] = ()) -> DeepClassifier:
-        """Train on uint8 images (N, H, W) and canonical labels; early-stop on (X_val, y_val) when given."""
+            callbacks: list[Callback] | tuple[Callback, ...] = (),
+            checkpoint: str | os.PathLike | None = None) -> DeepClassifier:
+        """Train on uint8 images (N, H, W) and canonical labels; early-stop on (X_val, y_val) when given.
+
+        ``checkpoint``: a file the state is written to after every epoch; a fit of the same configuration and data
+        that finds it resumes at the next epoch (``resumed_from_`` says where) and ends as an uninterrupted one.
+        """
         y = np.asarray(y, dtype=np.int64)
         if len(X) != len(y):
             raise ConfigError(f"X has {len(X)} images but y has {len(y)} labels")
@@ -199,8 +230,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                 raise ConfigError(f"{self.arch}: input_size {cfg.input_size} is below its minimum {net.spec.min_size}")
             net = net.to(rt.device, memory_format=rt.memory_format)
             gen = torch.Generator(device=rt.device).manual_seed(self.seed)
-            result = train_fit(net, train, val, cfg, rt, pretrained=pretrained, gen=gen, callbacks=cb)
+            saver = None
+            if checkpoint is not None:
+                saver = EpochCheckpoint(checkpoint, _fit_key(cfg, self, X, y, X_val, y_val, source))
+            result = train_fit(net, train, val, cfg, rt, pretrained=pretrained, gen=gen, callbacks=cb,
+                               checkpoint=saver)
         self.net_, self.config_, self.runtime_ = net, cfg, rt
+        self.resumed_from_ = result.resumed_from
         self.history_ = result.history
         self.best_epoch_, self.best_score_ = result.best_epoch, result.best_score
         self._optimizer_state = result.optimizer_state
@@ -255,8 +291,24 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         return est
 
 
+def _fit_key(cfg: TrainConfig, est: DeepClassifier, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
+             y_val: np.ndarray | None, source: dict[str, Any] | None) -> str:
+    """What makes two fits the same one (a saved epoch state is only resumed by the same fit)."""
+    h = hashlib.blake2b(json.dumps([cfg.to_dict(), est.arch, est.init, est.seed], sort_keys=True,
+                                   default=str).encode(), digest_size=16)
+    for part in (X, y, X_val, y_val):
+        if part is not None:
+            h.update(np.ascontiguousarray(part).tobytes())
+    if source is not None:
+        h.update(b"source")
+        for name, tensor in sorted(source["state"].items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _net_kwargs(cfg: TrainConfig) -> dict[str, Any]:
-    kw: dict[str, Any] = {"input_size": cfg.input_size}
+    kw: dict[str, Any] = {"input_size": cfg.input_size, **cfg.arch_params}
     if cfg.dropout is not None:
         kw["dropout"] = cfg.dropout
     if cfg.stem is not None:

@@ -23,6 +23,7 @@ per-sample path becomes the limit.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -118,7 +119,7 @@ def _timed(work: Work, device: torch.device, seconds: float) -> tuple[int, float
 
 def train_benchmark(model: str = "cnn-003", n_images: int = 4096, batch_size: int = 64, size: int = 48,
                     seconds: float = 30.0, device: str = "auto", num_workers: int = 1, rounds: int = 2,
-                    warmup_batches: int = 3, compute_bound: bool = True, seed: int = 0,
+                    warmup_batches: int = 3, compute_bound: bool = True, seed: int = 0, log: Any = None,
                     **net_kwargs: Any) -> dict[str, Any]:
     """Training images/second of fer-bench's loop, of the PIL reference and of the two controls.
 
@@ -126,8 +127,12 @@ def train_benchmark(model: str = "cnn-003", n_images: int = 4096, batch_size: in
     (44 for 48x48 images); ``net_kwargs`` go to its builder (e.g. ``stem="cifar"``). Each pipeline runs about
     ``seconds / rounds`` per round, pipelines alternating, so a change in machine load hits all of them.
     fer-bench's loop is timed in whole epochs of ``n_images``. ``num_workers`` is the reference DataLoader's
-    (the FER2013 repositories use 1).
+    (the FER2013 repositories use 1). What is being timed is printed to ``log`` as it goes (None: silent).
     """
+
+    def say(text: str) -> None:
+        print(f"train {model}: {text}", file=sys.stderr if log is None else log, flush=True)
+
     rt = resolve_runtime(TrainConfig(), device)
     fp32 = Runtime(rt.device, None, False)
     crop = max(1, round(size * CROP_FRACTION))
@@ -156,6 +161,7 @@ def train_benchmark(model: str = "cnn-003", n_images: int = 4096, batch_size: in
 
         return epoch
 
+    say(f"building the pipelines on {n_images:,} images ({rt.device}) and warming them up")
     warm = fer_bench_work(warmup_batches * batch_size)  # first-call allocations and kernel selection
     warm()
     pipelines: dict[str, Work] = {"fer-bench": fer_bench_work(n_images)}
@@ -177,11 +183,13 @@ def train_benchmark(model: str = "cnn-003", n_images: int = 4096, batch_size: in
                 work()
 
     totals = {name: [0, 0.0] for name in pipelines}
-    for _ in range(rounds):
+    for r in range(rounds):
         for name, work in pipelines.items():
+            say(f"round {r + 1}/{rounds}, timing {name} for {seconds / rounds:.0f} s")
             n, dt = _timed(work, rt.device, seconds / rounds)
             totals[name][0] += n
             totals[name][1] += dt
+            say(f"round {r + 1}/{rounds}, {name}: {n / dt:,.0f} images/s")
     rate = {name: n / dt for name, (n, dt) in totals.items()}
     speedup = rate["fer-bench"] / rate["reference"]
     target = TRAIN_TARGETS.get(rt.device.type, {}).get(model)

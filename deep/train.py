@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 from torch.utils.data import WeightedRandomSampler
 
 from bench.core.errors import ConfigError
+from bench.core.files import atomic_write_bytes
 from deep.augment import augment, eval_views, resize, to_float
 from deep.config import TrainConfig
 from deep.finetune import Phase, freeze, param_groups, plan, train_mode
@@ -115,6 +117,7 @@ class TrainResult:
     best_epoch: int | None = None
     best_score: float | None = None
     optimizer_state: dict[str, Any] | None = None
+    resumed_from: int | None = None  # the last epoch a resumed fit found saved
 
 
 # --------------------------------------------------------------------------- batches
@@ -158,7 +161,7 @@ def make_optimizer(groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimize
         return torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                fused=fused)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(groups, lr=groups[0]["lr"], weight_decay=cfg.weight_decay, fused=fused)
+    return cls(groups, lr=groups[0]["lr"], betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay, fused=fused)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, epochs: int) -> Any:
@@ -237,9 +240,54 @@ def train_one_epoch(net: FERNet, data: Split, cfg: TrainConfig, rt: Runtime, opt
     return mean_loss, correct.item() / max(seen, 1)
 
 
+class EpochCheckpoint:
+    """A fit's state after each epoch, in one file written atomically, so a killed fit resumes at the next epoch.
+
+    It holds the weights, the optimiser, schedule and loss-scaler state, the early-stopping state (best score,
+    best weights, stale epochs), the history and the random number generators (the fit's own and torch's
+    global one, which dropout draws from), so that a resumed fit on the CPU ends exactly where an uninterrupted
+    one does. ``key`` identifies the fit (configuration, classes, data): a file with another key is not resumed.
+    """
+
+    def __init__(self, path: str | Path, key: str) -> None:
+        self.path = Path(path)
+        self.key = key
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - a truncated or foreign file means starting the fit afresh
+            return None
+        return state if isinstance(state, dict) and state.get("key") == self.key else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        atomic_write_bytes(self.path, lambda fh: torch.save({**state, "key": self.key}, fh))
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _cpu(state: Any) -> Any:
+    """Tensors of a (nested) state moved to the CPU, so a checkpoint loads on any device."""
+    if isinstance(state, Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {k: _cpu(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_cpu(v) for v in state)
+    return state
+
+
 def fit(net: FERNet, train: Split, val: Split | None, cfg: TrainConfig, rt: Runtime, *, pretrained: bool,
-        gen: torch.Generator, callbacks: Sequence[Callback] = ()) -> TrainResult:
-    """Train ``net`` in place through the phases of ``cfg.finetune``; returns the per-epoch history."""
+        gen: torch.Generator, callbacks: Sequence[Callback] = (),
+        checkpoint: EpochCheckpoint | None = None) -> TrainResult:
+    """Train ``net`` in place through the phases of ``cfg.finetune``; returns the per-epoch history.
+
+    With ``checkpoint`` the state is saved after every epoch and a saved state of the same fit is resumed: the
+    fit continues at the epoch after the last one saved (``result.resumed_from`` says which).
+    """
     n_classes = net.n_classes
     if len(train) < 2:
         raise ConfigError(f"need at least 2 training images, got {len(train)}")
@@ -247,26 +295,56 @@ def fit(net: FERNet, train: Split, val: Split | None, cfg: TrainConfig, rt: Runt
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.amp_dtype == torch.float16)
     result = TrainResult()
+    phases = plan(cfg, pretrained, steps_per_epoch=math.ceil(len(train) / cfg.batch_size))
+    total = sum(p.epochs for p in phases)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        net.load_state_dict(saved["net"])
+        result.history = list(saved["history"])
+        result.best_epoch, result.best_score = saved["best_epoch"], saved["best_score"]
+        result.resumed_from = int(saved["epoch"])
+        gen.set_state(saved["gen"])
+        torch.set_rng_state(saved["cpu_rng"])
+        if rt.device.type == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(saved["cuda_rng"], rt.device)
     epoch = 0
-    for phase in plan(cfg, pretrained, steps_per_epoch=math.ceil(len(train) / cfg.batch_size)):
-        epoch = _run_phase(net, phase, train, val, cfg, rt, criterion, scaler, gen, result, epoch, callbacks)
+    for index, phase in enumerate(phases):
+        if saved is not None and index < saved["phase"]:
+            epoch += phase.epochs
+            continue
+        resume = saved if saved is not None and index == saved["phase"] else None
+        epoch = _run_phase(net, phase, index, train, val, cfg, rt, criterion, scaler, gen, result, epoch, callbacks,
+                           total, checkpoint, resume)
     return result
 
 
-def _run_phase(net: FERNet, phase: Phase, train: Split, val: Split | None, cfg: TrainConfig, rt: Runtime,
-               criterion: nn.Module, scaler: torch.amp.GradScaler, gen: torch.Generator, result: TrainResult,
-               epoch: int, callbacks: Sequence[Callback]) -> int:
+def _run_phase(net: FERNet, phase: Phase, index: int, train: Split, val: Split | None, cfg: TrainConfig,
+               rt: Runtime, criterion: nn.Module, scaler: torch.amp.GradScaler, gen: torch.Generator,
+               result: TrainResult, epoch: int, callbacks: Sequence[Callback], total: int,
+               checkpoint: EpochCheckpoint | None, resume: dict[str, Any] | None) -> int:
     freeze(net, phase.trainable, cfg.top_layers)
     opt = make_optimizer(param_groups(net, phase), cfg)
     sched = make_scheduler(opt, cfg, phase.epochs)
-    best_score, best_state, best_epoch, stale = -math.inf, None, None, 0
-    for _ in range(phase.epochs):
+    best_score, best_state, best_epoch, stale, done = -math.inf, None, None, 0, 0
+    if resume is not None:
+        opt.load_state_dict(resume["opt"])
+        if sched is not None and resume.get("sched") is not None:
+            sched.load_state_dict(resume["sched"])
+        scaler.load_state_dict(resume["scaler"])
+        best_score, best_state = resume["phase_best_score"], resume["phase_best_state"]
+        best_epoch, stale, done = resume["phase_best_epoch"], resume["stale"], resume["done"]
+        epoch = resume["epoch"]
+    stopped = resume is not None and phase.patience is not None and stale >= phase.patience
+    for _ in range(done, phase.epochs if not stopped else done):
         epoch += 1
+        done += 1
         t0 = time.perf_counter()
         lr = opt.param_groups[0]["lr"]
         train_loss, train_acc = train_one_epoch(net, train, cfg, rt, opt, criterion, scaler, gen, net.n_classes)
+        seconds = time.perf_counter() - t0
         record: dict[str, Any] = {"epoch": epoch, "phase": phase.name, "lr": lr, "train_loss": train_loss,
-                                  "train_acc": train_acc, "val_loss": None, "val_acc": None}
+                                  "train_acc": train_acc, "val_loss": None, "val_acc": None,
+                                  "epochs_total": total, "images_per_s": len(train) / max(seconds, 1e-9)}
         improved = False
         if val is not None and len(val):
             record["val_loss"], record["val_acc"] = evaluate(net, val, cfg, rt)
@@ -280,12 +358,20 @@ def _run_phase(net: FERNet, phase: Phase, train: Split, val: Split | None, cfg: 
         record["best"] = improved
         record["time"] = time.perf_counter() - t0
         result.history.append(record)
-        for cb in callbacks:
-            cb(record, net)
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
             sched.step(record["val_loss"] if record["val_loss"] is not None else train_loss)
         elif sched is not None:
             sched.step()
+        if checkpoint is not None:
+            checkpoint.save(_cpu({
+                "phase": index, "epoch": epoch, "done": done, "net": net.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict() if sched is not None else None, "scaler": scaler.state_dict(),
+                "phase_best_score": best_score, "phase_best_state": best_state, "phase_best_epoch": best_epoch,
+                "stale": stale, "history": result.history, "best_epoch": result.best_epoch,
+                "best_score": result.best_score, "gen": gen.get_state(), "cpu_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(rt.device) if rt.device.type == "cuda" else None}))
+        for cb in callbacks:
+            cb(record, net)
         if phase.patience is not None and stale >= phase.patience:
             break
     if best_state is not None:

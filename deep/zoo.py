@@ -16,25 +16,90 @@ of ``bench run --protocol cross --model all`` (15 minutes) past its limit; effic
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
+from bench.core.errors import ConfigError
 from bench.core.models import register_model
+from deep.augment import AugmentConfig
+from deep.config import TrainConfig
 from deep.estimator import DeepClassifier
-from deep.nets.arch import ARCHS, PRESETS, Arch, ModelVariant
+from deep.nets.arch import ARCHS, Arch, ModelVariant
 from deep.recipes import finetune_space, scratch_space
 
 
 def _describe(arch: Arch, variant: ModelVariant) -> Callable[[], dict[str, Any]]:
     def describe() -> dict[str, Any]:
         pretrained = variant.init == "imagenet"
+        configs = {p: arch.presets[p](arch, pretrained) for p in arch.presets}
         return {"architecture": arch.name, "init": variant.init, "paper": arch.paper,
                 "architecture settings": arch.arch_params(),
-                "presets": {p: asdict(arch.presets[p](arch, pretrained)) for p in PRESETS},
-                "our choices": {p: list(arch.our_choices.get(p, ())) for p in PRESETS}}
+                "presets": {p: asdict(cfg) for p, cfg in configs.items()},
+                "our choices": {p: _our_choices(arch.presets[p], cfg) for p, cfg in configs.items()},
+                "notes": {p: list(notes_of(arch, variant, p)) for p in arch.presets if notes_of(arch, variant, p)}}
 
     return describe
+
+
+def _our_choices(recipe: Any, cfg: Any) -> list[str]:
+    return recipe.our_choices(cfg) if hasattr(recipe, "our_choices") else []
+
+
+def notes_of(arch: Arch, variant: ModelVariant, preset: str) -> tuple[str, ...]:
+    """Where this model cannot follow its preset's paper as written (empty for the default preset)."""
+    recipe = arch.presets.get(preset)
+    return tuple(getattr(recipe, "notes", ())) + variant.notes.get(preset, ())
+
+
+def _settings(arch: Arch, variant: ModelVariant) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Per-model settings: the estimator's keywords (``finetune``, ``lr`` ...), any TrainConfig field, any
+    augmentation field (``rotation`` or ``augment.rotation``) and the architecture's own keywords (``kernel``)."""
+    own = [k for k in inspect.signature(DeepClassifier).parameters
+           if k not in ("arch", "config", "arch_params", "verbose", "seed", "device")]
+    train = [f.name for f in fields(TrainConfig) if f.name not in ("augment", "arch_params")]
+    augment = [f.name for f in fields(AugmentConfig)]
+    arch_own = arch.arch_params()
+
+    def resolve(settings: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        config: dict[str, Any] = {}
+        aug: dict[str, Any] = {}
+        arch_params: dict[str, Any] = {}
+        for key, value in settings.items():
+            bare = key.removeprefix("augment.")
+            if key in own:
+                params[key] = value
+            elif key in train:
+                config[key] = value
+            elif bare in augment and (key != bare or bare not in train):
+                aug[bare] = value
+            elif key in arch_own:
+                default = arch_own[key]
+                if default is not None and type(value) is not type(default) and not (
+                        isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)):
+                    raise ConfigError(f"{variant.name}: setting {key}={value!r} should be {type(default).__name__} "
+                                      f"like its default {default!r}")
+                arch_params[key] = value
+            else:
+                valid = sorted(set(own) | set(train) | {f"augment.{a}" for a in augment} | set(arch_own))
+                raise ConfigError(f"{variant.name} has no setting '{key}'; its settings: {', '.join(valid)}")
+        if aug:
+            config["augment"] = aug
+        if config:
+            params["config"] = config
+        if arch_params:
+            params["arch_params"] = arch_params
+        # Every value is checked now (a bad optimiser name, a negative lr), not when the unit trains.
+        try:
+            DeepClassifier(arch=arch.name, init=params.get("init", variant.init), **{
+                k: v for k, v in params.items() if k != "init"}).train_config()
+        except ConfigError as exc:
+            raise ConfigError(f"{variant.name}: {exc}") from None
+        return params
+
+    return resolve
 
 
 def _register(arch: Arch, variant: ModelVariant) -> Callable[..., DeepClassifier]:
@@ -48,7 +113,8 @@ def _register(arch: Arch, variant: ModelVariant) -> Callable[..., DeepClassifier
     space = finetune_space if variant.init == "imagenet" else scratch_space
     return register_model("deep", name=variant.name, doc=variant.doc, search_space=space,
                           in_default_set=variant.in_default_set, describe=_describe(arch, variant),
-                          paper=arch.paper, architecture=arch.name)(build)
+                          settings=_settings(arch, variant), paper=arch.paper, architecture=arch.name,
+                          presets=tuple(arch.presets))(build)
 
 
 # The papers' own networks first, then torchvision's, each by name: a stable order whatever the file order.

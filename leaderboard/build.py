@@ -86,6 +86,14 @@ def _leak_summary(leakage: dict[str, tuple[int, int]], fold_ids: list[str]) -> s
     return "; ".join(parts) or "none"
 
 
+def _backend_note(g: pd.DataFrame) -> str:
+    """' (intelex)' when a backend other than scikit-learn fitted the model's units (baselines.backends)."""
+    if "backend" not in g:
+        return ""
+    other = sorted({b for b in g.backend.dropna() if b and b != "sklearn"})
+    return f" ({', '.join(other)})" if other else ""
+
+
 def _md(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return tabulate([[r.get(c, "") for c in columns] for r in rows], headers=columns, tablefmt="github",
                     disable_numparse=True)
@@ -100,14 +108,15 @@ def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
         for model, g in ok.groupby("model", sort=True):
             g = g.sort_values("fold")
             trials = int(g.tuned_trials.max()) if "tuned_trials" in g and g.tuned_trials.notna().any() else 0
-            row = {"model": model + (f" (tuned, {trials} trials)" if trials else ""), "_acc": g.accuracy.mean(), "accuracy": _mean_std(g.accuracy),
+            row = {"model": _model_cell(model, g, trials), "_model": model, "_acc": g.accuracy.mean(),
+                   "accuracy": _mean_std(g.accuracy),
                    "macro-F1": _mean_std(g.macro_f1), "bal. acc": _mean_std(g.balanced_accuracy),
                    "folds": str(len(g)), "fit s": _seconds(g.fit_time_s.mean()),
                    "leakage": _leak_summary(leakage, list(g.fold)), "run": manifest["run_id"],
                    "_run": run, "_folds": g, "_pairing": (manifest.get("config_key"), manifest.get("dataset_fingerprint"))}
             row["95% CI"] = _interval(row, protocol.primary_testset)
             rows.append(row)
-    rows.sort(key=lambda r: (-r["_acc"], r["model"], r["run"]))
+    rows.sort(key=lambda r: (-r["_acc"], r["_model"], r["run"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = str(i)
         r["p vs #1"] = "—" if i == 1 else _p_vs_top(rows[0], r, protocol.primary_testset)
@@ -120,6 +129,16 @@ def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
             "resampled t-test (variance × (1/k + n_test/n_train)) over the folds otherwise; * marks p < 0.05, "
             "— when not paired.")
     return _md(rows, cols) + "\n\n" + note
+
+
+def _model_cell(model: str, rows: pd.DataFrame, trials: int = 0) -> str:
+    """The model's name with what sets its row apart: tuning, and deep training without a validation split
+    (fixed epochs, last weights: ``--val-size 0``)."""
+    marks = [f"tuned, {trials} trials"] if trials else []
+    deep = rows[(rows.family == "deep") & (rows.status == "ok")]
+    if len(deep) and (deep.n_val.fillna(0) == 0).all():
+        marks.append("no val: fixed epochs")
+    return model + _backend_note(rows) + (f" ({'; '.join(marks)})" if marks else "")
 
 
 # ---------------------------------------------------------------------- statistics columns
@@ -138,7 +157,7 @@ def _interval(row: dict[str, Any], testset: str) -> str:
     if len(g) >= 2:
         lo, hi = stats.t_interval(g.accuracy.to_numpy(dtype=float))
     else:
-        correct = _test_correctness(row["_run"], row["model"], g.fold.iloc[0], testset)
+        correct = _test_correctness(row["_run"], row["_model"], g.fold.iloc[0], testset)
         if correct is None or correct.empty:
             return "—"
         lo, hi = stats.bootstrap_interval(correct.to_numpy(dtype=float))
@@ -161,8 +180,8 @@ def _p_vs_top(top: dict[str, Any], row: dict[str, Any], testset: str) -> str:
                                               b.loc[common].accuracy.to_numpy(dtype=float), n_train, n_test)
         return stats.format_p(res.p_value)
     if len(common) == 1 and len(a) == 1 and len(b) == 1:
-        ca = _test_correctness(top["_run"], top["model"], common[0], testset)
-        cb = _test_correctness(row["_run"], row["model"], common[0], testset)
+        ca = _test_correctness(top["_run"], top["_model"], common[0], testset)
+        cb = _test_correctness(row["_run"], row["_model"], common[0], testset)
         if ca is None or cb is None or ca.empty or set(ca.index) != set(cb.index):
             return "—"
         return stats.format_p(stats.mcnemar(ca.sort_index().to_numpy(), cb.sort_index().to_numpy()).p_value)
@@ -207,33 +226,63 @@ def _variant_means(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
 
 def variant_tables(runs: list[Run], protocol: type[Protocol]) -> str:
     """One column per fold variant with every test set's accuracy, ranked on the primary test set; and the
-    memory-integrity table: each variant against the first (baseline) variant on every test set."""
-    testsets, primary = protocol.testsets, protocol.primary_testset
-    short = "/".join(_SHORT.get(t, t) for t in testsets)
+    memory-integrity table: each variant against the first (baseline) variant on every test set. A run with
+    several targets gets these per target, then the mean over its targets."""
+    panels = protocol.panels(runs[0][1]["config"])
+    if len(panels) == 1:
+        dropped = next(iter((runs[0][1].get("left_out") or {}).values()), None)
+        note = (f"Target scored on the classes it shares with the source; left out: {', '.join(dropped)}.\n\n"
+                if dropped else "")
+        return note + _variant_panel(runs, protocol, *panels[0][1:])
+    left_out = runs[0][1].get("left_out") or {}
+    parts = []
+    for title, suffix, testset in panels:
+        dropped = left_out.get(title)
+        note = (f" (scored on the classes it shares with the source; left out: {', '.join(dropped)})"
+                if dropped else "")
+        parts += [f"#### target {title}{note}\n", _variant_panel(runs, protocol, suffix, testset), ""]
+    parts.append(_mean_over_targets(runs, protocol, panels))
+    return "\n".join(parts)
+
+
+def _variant_panel(runs: list[Run], protocol: type[Protocol], suffix: str, target: str) -> str:
+    """The tables of one target: its fold variants carry ``suffix`` (the shared baseline none) and it is scored on
+    test set ``target``; columns keep the protocol's generic names."""
+    names = protocol.testsets
+    primary = protocol.primary_testset
+    actual = {t: target if t == primary else t for t in names}  # generic test-set name -> this panel's
+    short = "/".join(_SHORT.get(t, t) for t in names)
     base = protocol.variants[0]
     all_variants = {k[1] for _r, _m, f in runs for k in _variant_means(f)}
-    known = [v.name for v in protocol.variants if v.name in all_variants]
-    extra = sorted(all_variants - set(known))  # target-fraction variants, e.g. fusion@0.5
+    mine = {v.removesuffix(suffix) for v in all_variants if v == base.name or (suffix and v.endswith(suffix))
+            or (not suffix and ":" not in v)}
+    known = [v.name for v in protocol.variants if v.name in mine]
+    extra = sorted(mine - set(known))  # target-fraction variants, e.g. fusion@0.5
+
+    def real(v: str) -> str:
+        return v if v == base.name else v + suffix
+
     rows, mem_rows = [], []
     for _run, manifest, frame in runs:
         means = _variant_means(frame)
         for model in sorted({k[0] for k in means}):
-            row: dict[str, Any] = {"model": model, "run": manifest["run_id"]}
+            note = _backend_note(frame[frame.model == model])
+            row: dict[str, Any] = {"model": _model_cell(model, frame[frame.model == model]), "run": manifest["run_id"]}
             best = -1.0
             for v in known + extra:
-                acc = [means.get((model, v, t)) for t in testsets]
-                main = means.get((model, v, primary))
+                acc = [means.get((model, real(v), actual[t])) for t in names]
+                main = means.get((model, real(v), target))
                 row[f"{v} {short}"] = "—" if main is None else " / ".join(_pct(a) for a in acc)
                 best = max(best, main if main is not None else -1.0)
             row["_best"] = best
             rows.append(row)
-            baseline = {t: means.get((model, base.name, t)) for t in testsets}
+            baseline = {t: means.get((model, base.name, actual[t])) for t in names}
             for v in known + extra:
-                if means.get((model, v, primary)) is None:
+                if means.get((model, real(v), target)) is None:
                     continue
-                mem: dict[str, Any] = {"model": model, "strategy": protocol.strategy(v), "variant": v}
-                for t in testsets:
-                    a, b = means.get((model, v, t)), baseline[t]
+                mem: dict[str, Any] = {"model": model + note, "strategy": protocol.strategy(v), "variant": v}
+                for t in names:
+                    a, b = means.get((model, real(v), actual[t])), baseline[t]
                     missing = b is None or (a is None and t != primary)
                     mem[f"{t} acc"] = _pct(a)
                     mem[f"Δ {t} vs {base.strategy}"] = "—" if missing else f"{100 * (a - b):+.1f}"
@@ -243,14 +292,51 @@ def variant_tables(runs: list[Run], protocol: type[Protocol]) -> str:
     rows.sort(key=lambda r: (-r["_best"], r["model"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = str(i)
-    sets = " / ".join(f"the {t} test set" for t in testsets)
+    sets = " / ".join(f"the {t} test set" for t in names)
     parts = [f"Accuracy (%) on {sets}, per training variant; ranked by the best {primary} accuracy.\n",
              _md(rows, cols),
-             f"\nMemory integrity (paper 002, Fig. 6): every strategy scored on {' and '.join(_both(testsets))}; "
+             f"\nMemory integrity (paper 002, Fig. 6): every strategy scored on {' and '.join(_both(names))}; "
              f"Δ is the change against {base.meaning} ({base.strategy}).\n",
              _md(mem_rows, ["model", "strategy", "variant"]
-                 + [c for t in testsets for c in (f"{t} acc", f"Δ {t} vs {base.strategy}")] + ["run"])]
+                 + [c for t in names for c in (f"{t} acc", f"Δ {t} vs {base.strategy}")] + ["run"])]
     return "\n".join(parts)
+
+
+def _mean_over_targets(runs: list[Run], protocol: type[Protocol], panels: list[tuple[str, str, str]]) -> str:
+    """Per model and variant, the mean over the targets of the source and target accuracies (paper 002, Fig. 6)."""
+    base = protocol.variants[0].name
+    rows = []
+    columns: list[str] = []
+    for _run, manifest, frame in runs:
+        means = _variant_means(frame)
+        for model in sorted({k[0] for k in means}):
+            row: dict[str, Any] = {"model": model, "run": manifest["run_id"]}
+            variants = sorted({k[1].split(":", 1)[0] for k in means if k[0] == model},
+                              key=lambda v: (protocol.variant_rank(v), v))
+            best = -1.0
+            for v in variants:
+                src, tgt = [], []
+                for _title, suffix, testset in panels:
+                    name = v if v == base else v + suffix
+                    s_acc, t_acc = means.get((model, name, "source")), means.get((model, name, testset))
+                    if t_acc is not None:
+                        tgt.append(t_acc)
+                        src.append(s_acc)
+                if len(tgt) == len(panels):
+                    mean_t = float(np.mean(tgt))
+                    row[f"{v} src/tgt"] = f"{_pct(float(np.mean(src)))} / {_pct(mean_t)}"
+                    best = max(best, mean_t)
+                    if f"{v} src/tgt" not in columns:
+                        columns.append(f"{v} src/tgt")
+            row["_best"] = best
+            rows.append(row)
+    rows.sort(key=lambda r: (-r["_best"], r["model"]))
+    for i, r in enumerate(rows, 1):
+        r["rank"] = str(i)
+    columns.sort(key=lambda c: (protocol.variant_rank(c.split(" ")[0]), c))
+    return (f"#### mean over the {len(panels)} targets\n\nAccuracy (%) on the source test set / the target test "
+            f"sets, averaged over the targets (a variant counts where every target has it).\n\n"
+            + _md(rows, ["rank", "model", *columns, "run"]))
 
 
 def _both(testsets: tuple[str, ...]) -> list[str]:

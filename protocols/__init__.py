@@ -58,7 +58,7 @@ def _parse_fractions(fractions: Sequence[float] | float | str) -> tuple[float, .
 
 def make_protocol(name: str, *, folds: int | str | None = None, seed: int = 0, test_size: float | None = None,
                   val_size: float = 0.1, target_fractions: Sequence[float] | float | str = (1.0,),
-                  **kw: Any) -> Protocol:
+                  options: dict[str, tuple[str, Any]] | None = None, **kw: Any) -> Protocol:
     """The protocol ``name`` built from the CLI's generic options.
 
     ``folds`` is what ``--folds`` says: the number of folds (kfold, subject; 'loso' for subject) or of
@@ -95,6 +95,12 @@ def make_protocol(name: str, *, folds: int | str | None = None, seed: int = 0, t
         args["target_fractions"] = fractions
     elif fractions != (1.0,):
         raise ConfigError(f"--target-fraction applies only to --protocol cross, not {name}")
+    for flag, (param, value) in (options or {}).items():
+        if param not in params:
+            takers = [e.name for e in PROTOCOLS.entries() if param in inspect.signature(e.obj).parameters]
+            raise ConfigError(f"{flag} does not apply to --protocol {name}; it is an option of --protocol "
+                              f"{' / '.join(takers)}")
+        args[param] = value
     unknown = sorted(set(kw) - set(params))
     if unknown:
         raise ConfigError(f"protocol '{name}' has no option {', '.join(unknown)}; its options are {', '.join(params)}")

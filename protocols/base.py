@@ -90,6 +90,7 @@ class Protocol(ABC):
     folds_param: str | None = None
     accepts_loso: bool = False
     data_roles: tuple[str, ...] = ("dataset",)
+    multi_roles: tuple[str, ...] = ()
     testsets: tuple[str, ...] = ("test",)
     primary_testset: str = "test"
     variants: tuple[Variant, ...] = ()
@@ -108,9 +109,10 @@ class Protocol(ABC):
         return sum(1 for _ in self.split(dataset))
 
     @classmethod
-    def prepare(cls, datasets: Mapping[str, FERDataset]) -> FERDataset:
-        """The dataset ``split`` works on, from the loaded datasets of ``data_roles``."""
-        return datasets[cls.data_roles[0]]
+    def prepare(cls, datasets: Mapping[str, FERDataset | Mapping[str, FERDataset]]) -> FERDataset:
+        """The dataset ``split`` works on, from the loaded datasets of ``data_roles`` (a role in
+        ``multi_roles`` takes several comma-separated datasets and arrives as {spec: dataset})."""
+        return datasets[cls.data_roles[0]]  # type: ignore[return-value]
 
     @classmethod
     def data_label(cls, specs: Mapping[str, str]) -> str:
@@ -121,6 +123,12 @@ class Protocol(ABC):
     def data_title(cls, specs: Mapping[str, str]) -> str:
         """The data as the leaderboard heads it: ``synth-lab``, ``synth-wild -> synth-lab``."""
         return " -> ".join(str(specs[r]) for r in cls.data_roles)
+
+    @classmethod
+    def panels(cls, config: Mapping[str, object]) -> list[tuple[str, str, str]]:
+        """How a run's results split into tables: (title, suffix of its fold variants, its ranking test set);
+        one untitled panel unless the protocol scores several targets (cross-dataset)."""
+        return [("", "", cls.primary_testset)]
 
     @classmethod
     def variant(cls, fold_variant: str) -> Variant | None:
@@ -179,6 +187,14 @@ def check_fraction(name: str, value: object, *, flag: str | None = None) -> floa
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
         raise ConfigError(f"{opt} must be a fraction between 0 and 1 (e.g. 0.1), got {value!r}")
     return float(value)
+
+
+def check_val_size(value: object) -> float:
+    """``--val-size``: a fraction in [0, 1); 0 carves no validation set (deep models then train for their
+    preset's fixed epochs and keep the last weights)."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return check_fraction("val_size", value, flag="--val-size")
 
 
 def check_count(name: str, value: object, *, minimum: int, flag: str | None = None) -> int:
@@ -277,7 +293,10 @@ def grouped_holdout(
 def carve_validation(
     dataset: FERDataset, train: np.ndarray, val_size: float, seed: int, *, by_subject: bool, fold_id: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train, val) with val carved out of the fold's training part, never out of its test set."""
+    """(train, val) with val carved out of the fold's training part, never out of its test set; no val when
+    ``val_size`` is 0."""
+    if val_size == 0:
+        return np.sort(np.asarray(train, dtype=np.int64)), np.empty(0, dtype=np.int64)
     what = f"validation set for {fold_id}"
     if by_subject:
         assert dataset.subjects is not None

@@ -12,8 +12,10 @@ from bench.data.dataset import FERDataset
 from protocols.base import (
     Fold,
     Protocol,
+    carve_validation,
     check_count,
     check_fraction,
+    check_val_size,
     pct,
     rarest_class,
     register_protocol,
@@ -48,7 +50,7 @@ class RandomHoldout(Protocol):
     def __init__(self, *, test_size: float = 0.1, val_size: float = 0.1, train_size: float | None = None,
                  repeats: int = 1, seed: int = 0) -> None:
         self.test_size = check_fraction("test_size", test_size, flag="--test-size")
-        self.val_size = check_fraction("val_size", val_size, flag="--val-size")
+        self.val_size = check_val_size(val_size)
         self.train_size = None if train_size is None else check_fraction("train_size", train_size)
         if self.train_size is not None and abs(self.train_size + self.val_size + self.test_size - 1) > 1e-6:
             raise ConfigError(
@@ -78,8 +80,8 @@ class RandomHoldout(Protocol):
             fold_id = f"holdout-r{r}"
             train, test = stratified_holdout(everything, dataset.labels, self.test_size, seed,
                                              what=f"test set for {fold_id}", hint="use a larger --test-size")
-            train, val = stratified_holdout(train, dataset.labels, self._val_of_train(), seed,
-                                            what=f"validation set for {fold_id}", hint="use a larger --val-size")
+            train, val = carve_validation(dataset, train, self._val_of_train(), seed, by_subject=False,
+                                          fold_id=fold_id)
             yield Fold(id=fold_id, train=train, val=val, tests={"test": test}, info={"repeat": r, "seed": seed})
 
     def describe(self) -> str:

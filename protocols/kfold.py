@@ -16,7 +16,7 @@ from protocols.base import (
     Protocol,
     carve_validation,
     check_count,
-    check_fraction,
+    check_val_size,
     fold_ids,
     pct,
     rarest_class,
@@ -43,7 +43,7 @@ class StratifiedKFoldProtocol(Protocol):
         if folds == "loso":
             raise ConfigError("folds='loso' (leave-one-subject-out) needs --protocol subject; kfold takes a number of folds")
         self.folds = check_count("folds", folds, minimum=2, flag="--folds")
-        self.val_size = check_fraction("val_size", val_size, flag="--val-size")
+        self.val_size = check_val_size(val_size)
         self.seed = int(seed)
 
     def get_n_splits(self, dataset: FERDataset | None = None) -> int:

@@ -12,7 +12,7 @@ from protocols.base import (
     Fold,
     Protocol,
     carve_validation,
-    check_fraction,
+    check_val_size,
     pct,
     register_protocol,
     require_samples,
@@ -26,10 +26,20 @@ DEFAULT_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Named variants of the official split (``--official-split``): which values of the split column play which role.
+# paper003: PublicTest + PrivateTest are the test set (7,178 FER2013 images); validation is carved from Training.
+VARIANTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "standard": {},
+    "paper003": {"train": ("training", "train"), "val": (), "test": ("publictest", "privatetest", "test")},
+}
+
+
 def _names(role: str, value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     if value is None:
         return DEFAULT_NAMES[role]
     names = (value,) if isinstance(value, str) else tuple(value)
+    if role == "val" and not names:
+        return ()  # no validation part: it is carved from train
     if not names or not all(isinstance(n, str) and n.strip() for n in names):
         raise ConfigError(f"{role} must name one or more values of the split column, got {value!r}")
     return tuple(n.strip().lower() for n in names)
@@ -49,20 +59,29 @@ class OfficialSplit(Protocol):
     summary = "the dataset's own split (FER2013: Training / PublicTest / PrivateTest), like PredefinedSplit"
     rank = 4
     cli_options = {"--dataset": "a dataset with an official split column (FER2013)",
+                   "--official-split": "standard (Training / PublicTest / PrivateTest) or paper003 (test = "
+                                       "PublicTest + PrivateTest, validation carved from Training)",
                    "--val-size": "validation fraction of train when the split has no validation part (default 0.1)"}
 
-    def __init__(self, *, column: str = "split", train: str | tuple[str, ...] | None = None,
+    def __init__(self, *, column: str = "split", variant: str = "standard", train: str | tuple[str, ...] | None = None,
                  val: str | tuple[str, ...] | None = None, test: str | tuple[str, ...] | None = None,
                  val_size: float = 0.1, seed: int = 0) -> None:
         if not isinstance(column, str) or not column:
             raise ConfigError(f"column must name a per-sample meta column, got {column!r}")
+        if variant not in VARIANTS:
+            raise ConfigError(f"--official-split '{variant}' is not one of {', '.join(VARIANTS)}")
         self.column = column
+        self.variant = variant
+        roles = VARIANTS[variant]
+        train = roles.get("train", train) if train is None else train
+        val = roles.get("val", val) if val is None else val
+        test = roles.get("test", test) if test is None else test
         # Stored as given (None = the usual spellings), like sklearn parameters; resolved by _roles().
         self.train, self.val, self.test = train, val, test
         roles = [n for names in self._roles().values() for n in names]
         if len(set(roles)) != len(roles):
             raise ConfigError(f"a split name is given to two roles: {self._roles()}")
-        self.val_size = check_fraction("val_size", val_size, flag="--val-size")
+        self.val_size = check_val_size(val_size)
         self.seed = int(seed)
 
     def _roles(self) -> dict[str, tuple[str, ...]]:
@@ -100,6 +119,9 @@ class OfficialSplit(Protocol):
                    info={"seed": self.seed, "val_from": val_from})
 
     def describe(self) -> str:
+        if self.variant == "paper003":
+            return (f"official split, paper 003's variant: Training -> train, PublicTest + PrivateTest -> test, "
+                    f"val {pct(self.val_size)} of train")
         if (self.train, self.val, self.test) == (None, None, None):
             roles = "Training -> train, PublicTest -> val, PrivateTest -> test (or train/val/test)"
         else:

@@ -21,7 +21,7 @@ from protocols.base import (
     Protocol,
     carve_validation,
     check_count,
-    check_fraction,
+    check_val_size,
     fold_ids,
     pct,
     register_protocol,
@@ -60,7 +60,7 @@ class SubjectKFold(Protocol):
             self.folds: int | str = "loso"
         else:
             self.folds = check_count("folds", folds, minimum=2, flag="--folds")
-        self.val_size = check_fraction("val_size", val_size, flag="--val-size")
+        self.val_size = check_val_size(val_size)
         self.seed = int(seed)
 
     @property

@@ -245,3 +245,28 @@ def folder(root: Path, seed: int = 0) -> Layout:
                 save(path, img)
                 lay.expected[str(path)] = Expect(label, subject, {}, img)
     return lay
+
+
+# --------------------------------------------------------------------------- a label table
+RAF_CODES = {"1": "surprise", "2": "fear", "3": "disgust", "4": "happy", "5": "sad", "6": "angry", "7": "neutral"}
+
+
+def raf_table(root: Path, n: int = 14, seed: int = 0) -> tuple[Layout, dict[str, str]]:
+    """RAF-DB's layout: ``Image/aligned/train_00001.jpg`` and a headerless ``list_patition_label.txt`` of
+    ``train_00001.jpg 5`` lines (codes 1-7); returns the layout and the import options that read it."""
+    pics = Pictures(seed)
+    lay = Layout(root)
+    lines = []
+    for i in range(n):
+        code = str(1 + i % 7)
+        split = "train" if i < n - 4 else "test"
+        name = f"{split}_{i + 1:05d}.jpg"
+        img = pics.gray(40, 40)
+        save(root / "aligned" / name, img)
+        lay.expected[str(root / "aligned" / name)] = Expect(RAF_CODES[code], image=img)
+        lines.append(f"{name} {code}")
+    # The table names paths relative to the image folder, where RAF-DB keeps it too.
+    (root / "aligned" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
+    options = {"labels": "list_patition_label.txt", "path_col": "0", "label_col": "1",
+               "label_map": ",".join(f"{k}={v}" for k, v in RAF_CODES.items())}
+    return Layout(root / "aligned", lay.expected), options

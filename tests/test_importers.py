@@ -41,7 +41,7 @@ def check_samples(ds: FERDataset, expected: dict[str, fl.Expect], *, max_diff: f
 
 
 def test_every_importer_is_registered() -> None:
-    assert sorted(IMPORTER_NAMES) == ["ck48", "ckplus", "fer2013", "folder", "jaffe", "kdef"]
+    assert sorted(IMPORTER_NAMES) == ["ck48", "ckplus", "fer2013", "folder", "jaffe", "kdef", "table"]
 
 
 # --------------------------------------------------------------------------- invariants over the registry
@@ -72,6 +72,8 @@ def test_missing_and_empty_paths_raise_data_errors(name: str, tmp_path: Path) ->
 def test_info_records_importer_options_and_report(name: str, tmp_path: Path) -> None:
     path, _ = _build(name, tmp_path)
     extra = {"class_map": "glee=happy,rage=angry"} if name == "folder" else {}
+    if name == "table":
+        extra = fl.raf_table(tmp_path / "raf")[1]
     ds = IMPORTERS.get(name).load(path, name="x", size=32, **extra)
     assert ds.info["importer"] == name and ds.info["importer_version"] == IMPORTERS.get(name).version
     assert set(ds.info["options"]) == {o.dest for o in IMPORTERS.get(name).options}
@@ -83,6 +85,9 @@ def test_info_records_importer_options_and_report(name: str, tmp_path: Path) -> 
 def _build(name: str, tmp_path: Path) -> tuple[Path, fl.Layout]:
     if name == "ckplus":
         lay, _ = fl.ckplus(tmp_path / "CK+")
+        return lay.root, lay
+    if name == "table":
+        lay, _ = fl.raf_table(tmp_path / "raf")
         return lay.root, lay
     lay = {"ck48": lambda: fl.ck48(tmp_path), "fer2013": lambda: fl.fer2013_folders(tmp_path / "fer"),
            "folder": lambda: fl.folder(tmp_path / "f"), "jaffe": lambda: fl.jaffe(tmp_path / "j"),

@@ -2,16 +2,22 @@
 
 import json
 
+import numpy as np
 import pytest
 
+from baselines.backends import BACKENDS
 from bench.cli import main
-from bench.perf.scaling import growth, scale_benchmark
+from bench.core.errors import ConfigError
+from bench.perf.scaling import growth, scale_benchmark, scale_data
+
+INTELEX = BACKENDS["intelex"].installed()
 
 
 def test_growth_slopes_read_linear_and_quadratic_stages():
     rows = [{"model": "m", "n": n, "fit_s": 1e-3 * n, "split_s": 1e-6 * n * n, "features_s": None,
              "peak_extra_mb": 5.0} for n in (1000, 4000, 16000)]
     by_stage = {g["stage"]: g for g in growth(rows)}
+    assert {g["backend"] for g in growth(rows)} == {"-"}
     assert by_stage["fit_s"]["overall"] == pytest.approx(1.0)
     assert by_stage["split_s"]["1000->4000"] == pytest.approx(2.0)
     assert by_stage["peak_extra_mb"]["overall"] == pytest.approx(0.0, abs=1e-9)
@@ -47,6 +53,52 @@ def test_perf_run_times_a_run_and_writes_json(tmp_path, capsys):
     assert row["target_wall_s"] == 900 and row["target_rss_mb"] == 4096
     assert main(["perf", "run", "--args", "--protocol kfold --dataset no-such-data"]) == 2
     assert "no-such-data" in capsys.readouterr().err
+
+
+def test_scale_benchmark_times_each_backend_side_by_side(tmp_path, capfd):
+    backends = ("sklearn", "intelex") if INTELEX else ("sklearn",)
+    rows = scale_benchmark(["hog-rbf"], [300], None, backends=backends)
+    assert [(r["backend"], r["fitted_by"]) for r in rows] == [(b, b) for b in backends]
+    assert {(g["model"], g["backend"]) for g in growth(rows)} == {("hog-rbf", b) for b in backends}
+    err = capfd.readouterr().err
+    assert "timing hog-rbf [sklearn] at n=300" in err and "extracting features" in err  # said as it goes
+
+
+def test_scale_data_samples_the_training_part_of_a_dataset():
+    ds = scale_data("synth-wild:n=500", 250)
+    assert len(ds) == 250
+    full = scale_data("synth-wild:n=500", 500)
+    share = np.bincount(ds.labels, minlength=8)[:7] / 250
+    np.testing.assert_allclose(share, np.bincount(full.labels, minlength=8)[:7] / 500, atol=0.01)  # stratified
+    assert len(scale_data("synth-wild", 300)) == 300  # a synthetic family is generated at the size
+    with pytest.raises(ConfigError, match="500 training images, fewer than the 800"):
+        scale_data("synth-wild:n=500", 800)
+
+
+def test_perf_classical_times_the_default_set_under_each_backend(tmp_path, capsys):
+    out = tmp_path / "classical.json"
+    assert main(["perf", "classical", "--dataset", "synth-lab:n=160,subjects=8", "--model", "hog-rbf,hog-svm",
+                 "--accel", "sklearn,auto", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    backends = ["sklearn", "intelex"] if INTELEX else ["sklearn"]
+    assert result["backends"] == backends and result["n_fit"] == 128 and result["testset"] == "test"
+    assert {(u["model"], u["backend"]) for u in result["units"]} == {(m, b) for m in ("hog-rbf", "hog-svm")
+                                                                     for b in backends}
+    table = {r["pipeline"]: r for r in result["table"]}
+    assert set(table) == {"hog-rbf", "hog-svm"} and all(0 <= table[m]["acc % sklearn"] <= 100 for m in table)
+    if INTELEX:
+        assert table["hog-rbf"]["fitted by (intelex)"] == "intelex" and table["hog-svm"]["fitted by (intelex)"] == "sklearn"
+        assert table["hog-svm"]["agree % intelex"] == 100  # the same liblinear fit under both
+    assert [t["backend"] for t in result["totals"]] == backends
+    captured = capsys.readouterr()
+    assert "| pipeline" in captured.out and "total s" in captured.out
+    assert "hog-rbf [sklearn]: features + fit on 128 images" in captured.err
+
+
+def test_perf_classical_without_the_backend_says_how_to_install_it(capsys, monkeypatch):
+    monkeypatch.setattr("baselines.backends.Backend.installed", lambda self: self.name == "sklearn")
+    assert main(["perf", "classical", "--dataset", "synth-lab:n=160", "--accel", "sklearn,intelex"]) == 2
+    assert "scikit-learn-intelex not installed: pip install" in capsys.readouterr().err
 
 
 def test_perf_parallel_times_one_process_and_a_local_cluster_on_the_same_run(tmp_path):

@@ -374,11 +374,14 @@ def test_official_custom_names_and_errors():
 def test_merge_domains_aligns_labels_resizes_and_marks_domains():
     source, target = wild(), lab()
     merged = merge_domains(source, target)
-    assert merged.class_names == ["angry", "happy", "sad"]  # disgust (source only), surprise (target only) dropped
+    # The source keeps its classes (disgust has no target sample); the target's surprise is left out, and said so.
+    assert merged.class_names == source.class_names == ["angry", "disgust", "happy", "sad"]
+    assert merged.info["left_out"] == {"lab": ["surprise"]}
     assert merged.image_size == source.image_size
     domain = merged.meta["domain"]
     assert set(domain) == {"source", "target"}
-    assert np.count_nonzero(domain == "source") == 3 * 30
+    assert np.count_nonzero(domain == "source") == 4 * 30
+    assert set(merged.labels[domain == "target"]) <= {c for c in source.classes}
     # The source has no subject ids: they stay unknown ("") instead of the target's ids being lost.
     assert set(merged.subjects[domain == "source"]) == {""}
     assert all(s.startswith("lab/") for s in merged.subjects[domain == "target"])
@@ -387,7 +390,7 @@ def test_merge_domains_aligns_labels_resizes_and_marks_domains():
 def test_merge_domains_needs_two_shared_classes():
     source = make_dataset("a", classes=("angry", "disgust"), per_class=5, subjects=False)
     target = make_dataset("b", classes=("angry", "happy"), per_class=5, subjects=False)
-    with pytest.raises(DataError, match="share 1 classes"):
+    with pytest.raises(DataError, match="share 1 classes.*--labels"):
         merge_domains(source, target)
 
 
@@ -490,7 +493,7 @@ def test_make_protocol_maps_generic_folds():
     ("cross", {"target_fractions": "0,1"}, r"in \(0, 1\]"),
     ("cross", {"target_fractions": "half"}, "comma-separated"),
     ("random", {"test_size": 1.5}, "--test-size must be a fraction"),
-    ("random", {"val_size": 0}, "--val-size must be a fraction"),
+    ("random", {"val_size": -0.1}, "--val-size must be a fraction"),
     ("random", {"bogus": 1}, "has no option bogus"),
     ("kfol", {}, "did you mean 'kfold'"),
 ])

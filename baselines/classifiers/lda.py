@@ -10,6 +10,11 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from baselines.registry import register_classifier
 
 
+def lda_memory(n_samples: int, n_features: int, n_classes: int, backend: str) -> int:
+    """Centred float64 copies of the classes' samples, and a few d x d covariance matrices (Ledoit-Wolf)."""
+    return 8 * n_samples * n_features + 4 * 8 * n_features**2
+
+
 class ShrinkageLDA(LinearDiscriminantAnalysis):
     """LDA with the lsqr solver and Ledoit-Wolf shrinkage, solving its system by Cholesky.
 
@@ -43,6 +48,6 @@ def lda_space(t: Any) -> dict[str, Any]:
 
 @register_classifier("lda", doc="LDA (shrinkage)", search_space=lda_space,
                      size=lambda est: int(np.size(est.coef_) + np.size(est.intercept_)),
-                     size_unit="weights + intercepts")
+                     size_unit="weights + intercepts", memory=lda_memory)
 def lda(seed: int) -> ShrinkageLDA:
     return ShrinkageLDA(solver="lsqr", shrinkage="auto")

@@ -52,6 +52,9 @@ class MarginClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.estimator_ = self._base()
         self.estimator_.fit(X, y)
+        self.backend_estimator_ = self._fitted_svm()  # what baselines.backends.fitted_backend looks at
+        if hasattr(self.backend_estimator_, "n_iter_"):
+            self.n_iter_ = self.backend_estimator_.n_iter_
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ def nb_space(t: Any) -> dict[str, Any]:
 
 
 @register_classifier("nb", doc="Gaussian naive Bayes", search_space=nb_space,
-                     size=lambda est: int(est.theta_.size + est.var_.size), size_unit="class means and variances")
+                     size=lambda est: int(est.theta_.size + est.var_.size), size_unit="class means and variances",
+                     memory=lambda n, d, c, backend: 2 * 8 * n * d)  # float64 copies for the means and variances
 def nb(seed: int) -> GaussianNB:
     return GaussianNB()

@@ -18,6 +18,7 @@ def tree_space(t: Any) -> dict[str, Any]:
 
 
 @register_classifier("tree", doc="decision tree", search_space=tree_space,
-                     size=lambda est: int(est.tree_.node_count), size_unit="tree nodes")
+                     size=lambda est: int(est.tree_.node_count), size_unit="tree nodes",
+                     memory=lambda n, d, c, backend: 4 * n * d + 64 * n)  # float32 input, sample indices and nodes
 def tree(seed: int) -> DecisionTreeClassifier:
     return DecisionTreeClassifier(min_samples_leaf=2, random_state=seed)

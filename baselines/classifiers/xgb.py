@@ -75,7 +75,12 @@ def xgb_space(t: Any) -> dict[str, Any]:
     }
 
 
+def xgb_memory(n_samples: int, n_features: int, n_classes: int, backend: str) -> int:
+    """xgboost's float32 DMatrix and its histogram bins (a byte per value), and per-class gradients."""
+    return 5 * n_samples * n_features + 16 * n_samples * n_classes
+
+
 @register_classifier("xgb", doc="XGBoost", search_space=xgb_space, size=lambda est: est.model_size(),
-                     size_unit="tree nodes")
+                     size_unit="tree nodes", memory=xgb_memory)
 def xgb(seed: int) -> XGBoost:
     return XGBoost(random_state=seed)

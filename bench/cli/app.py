@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 from bench import __version__
 from bench.core.errors import BenchError
-from bench.core.models import FAMILIES
+from bench.core.models import FAMILIES, MODELS
+from bench.core.offline import set_offline
+from bench.core.plugins import include
 from bench.core.threads import limit_threads
 
 HANDLERS = {
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         entry.obj.add_arguments(ip)
 
     # ------------------------------------------------------------------ run
-    from bench.cli.run_args import add_run_arguments
+    from bench.cli.run_args import add_include_argument, add_run_arguments
 
     run = sub.add_parser("run", help="run models under a protocol and write a run folder",
                          description="Run models under an evaluation protocol. Every finished (model, fold) unit is "
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description=TUNE_DESCRIPTION)
     add_tune_arguments(tune)
     _add_data_dir(tune)
+    parser.set_defaults(_commands={"run": run, "tune": tune})
     from bench.run.dashboard import add_dashboard_arguments
 
     dash = sub.add_parser("dashboard", help="open tuning studies in optuna-dashboard (127.0.0.1 by default)",
@@ -109,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "presets. 'bench run --model' takes these names, patterns such as "
                                         "'hog-*', or classical, deep, all (the default set).")
     models.add_argument("--family", choices=FAMILIES, default=None, help="only this family's models")
+    add_include_argument(models)
     models.add_argument("--show", default=None, metavar="NAME",
                         help="one model in full: description, search space and (deep) both presets")
     protocols = sub.add_parser("protocols", help="list the evaluation protocols and their options",
@@ -151,10 +155,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "config", None):
+            # The file's options become the command's defaults; the command line, parsed again, wins over them.
+            from bench.cli.experiment import read_experiment
+
+            args._commands[args.command].set_defaults(**read_experiment(args.config))
+            args = parser.parse_args(argv)
         if args.command == "data":
             return _cmd_data(args)
         limit_threads(getattr(args, "threads", None))
+        if getattr(args, "offline", False):
+            set_offline()
+        if getattr(args, "include", None):
+            MODELS.load()  # the built-in names first: a user's model that clashes with one is refused
+            for path in args.include:
+                include(path)
         module, func = HANDLERS[args.command].split(":")
         # Handlers are imported only when their command runs: `bench data` never loads torch or optuna.
         return getattr(importlib.import_module(module), func)(args)

@@ -32,7 +32,8 @@ def models_from_args(args: argparse.Namespace) -> int:
     if args.show:
         return _show(args.show)
     rows = [{"model": e.name, "family": e.obj.family, "default set": "yes" if e.obj.in_default_set else "",
-             "description": e.obj.description} for e in MODELS.entries(args.family)]
+             "description": e.obj.description} for e in MODELS.entries()
+            if args.family in (None, e.obj.family)]
     print(_table(rows, ["model", "family", "default set", "description"]))
     print(f"\n{len(rows)} models; --model classical|deep|all runs the default set, names and patterns ('hog-*') "
           "any of them; 'bench models --show NAME' for one in full")

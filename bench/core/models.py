@@ -15,8 +15,9 @@ components' own records.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.core.errors import ConfigError
@@ -27,6 +28,8 @@ SELECTORS = ("all", *FAMILIES)  # what --model accepts besides names and pattern
 _FORBIDDEN = set(",:*?[]= ")  # characters that would make --model ambiguous
 
 SearchSpace = Callable[[Any], dict[str, Any]]
+# A model's settings as a user writes them (``C=0.1``) -> the keywords its builder takes (``svm__C=0.1``).
+SettingsResolver = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -34,7 +37,11 @@ class ModelSpec:
     """A registered model: how to build it and what the harness needs to know about it.
 
     ``describe`` (optional) returns extra facts for ``bench models --show`` (a deep model's presets, with the
-    settings a paper leaves open marked as ours).
+    settings a paper leaves open marked as ours). ``settings`` (optional) turns per-model settings
+    (``--model 'hog-svm:C=0.1'``) into builder keywords, raising ConfigError with the valid keys; without it a
+    setting must be a key of the estimator's ``get_params()``. ``configure`` gives the model with settings
+    applied: its name shows them (``hog-svm:C=0.1``), ``base`` is the registered name and ``settings_given`` /
+    ``build_params`` record them.
     """
 
     name: str
@@ -45,13 +52,17 @@ class ModelSpec:
     uses_validation: bool = False  # fit(X, y, X_val=..., y_val=...): deep models early-stop on it
     in_default_set: bool = True  # part of `--model classical|deep|all`
     describe: Callable[[], dict[str, Any]] | None = None
+    settings: SettingsResolver | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+    base: str | None = None
+    settings_given: dict[str, Any] = field(default_factory=dict)
+    build_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         what = f"model '{self.name}'"
-        if not isinstance(self.name, str) or not self.name or _FORBIDDEN & set(self.name):
+        if self.base is None and (not isinstance(self.name, str) or not self.name or _FORBIDDEN & set(self.name)):
             raise ConfigError(f"{what}: the name must be non-empty and free of {''.join(sorted(_FORBIDDEN))!r}")
-        if self.name in SELECTORS:
+        if self.base is None and self.name in SELECTORS:
             raise ConfigError(f"{what}: '{self.name}' is reserved for --model {self.name}; pick another name")
         if self.family not in FAMILIES:
             raise ConfigError(f"{what}: family '{self.family}' is not one of {', '.join(FAMILIES)}")
@@ -65,9 +76,89 @@ class ModelSpec:
                               "as in baselines/ and deep/)")
 
 
+    @property
+    def registered_name(self) -> str:
+        return self.base or self.name
+
+    def configure(self, settings: dict[str, Any]) -> ModelSpec:
+        """This model with per-model settings applied (the settings win over the run's own keywords)."""
+        if not settings:
+            return self
+        params = (self.settings or self._params_as_given)(dict(settings))
+        label = f"{self.registered_name}:" + ",".join(f"{k}={format_value(v)}" for k, v in settings.items())
+        build = functools.partial(_build_with, self.build, params)
+        return replace(self, name=label, build=build, base=self.registered_name, settings_given=dict(settings),
+                       build_params=params)
+
+    def _params_as_given(self, settings: dict[str, Any]) -> dict[str, Any]:
+        valid = self.build().get_params()
+        unknown = sorted(set(settings) - set(valid))
+        if unknown:
+            raise ConfigError(f"model '{self.name}' has no setting {', '.join(unknown)}; its settings: "
+                              f"{', '.join(k for k in valid if not hasattr(valid[k], 'get_params'))}")
+        return settings
+
+
+def _build_with(build: Callable[..., Any], params: dict[str, Any], **kwargs: Any) -> Any:
+    return build(**{**kwargs, **params})
+
+
+def parse_value(text: str) -> Any:
+    """A setting's value as written on the command line: int, float, bool, none, or the text itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def format_value(value: Any) -> str:
+    """The inverse of ``parse_value`` for names and manifests: ``1e-05``, ``true``, ``none``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def split_settings(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """``'hog-svm,standard-cnn:input_size=224,kernel=5'`` -> [("hog-svm", {}), ("standard-cnn", {...})].
+
+    After ``NAME:``, comma-separated ``KEY=VALUE`` pieces are that model's settings until a piece without ``=``.
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    in_settings = False
+    for piece in filter(None, (p.strip() for p in text.split(","))):
+        if ":" in piece:
+            name, _, piece = piece.partition(":")
+            out.append((name.strip(), {}))
+            in_settings = True
+            if not piece.strip():
+                continue
+        elif not (in_settings and "=" in piece):
+            out.append((piece, {}))
+            in_settings = False
+            continue
+        key, eq, value = piece.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--model setting '{piece}' is not KEY=VALUE (e.g. 'hog-svm:C=0.1')")
+        out[-1][1][key.strip()] = parse_value(value)
+    return out
+
+
 MODELS: Registry[ModelSpec] = Registry("model")
 MODELS.declare_family("classical", "baselines.zoo")
 MODELS.declare_family("deep", "deep.zoo")
+# Installed packages' registrations come last, so a clash with a built-in name is theirs to fix.
+MODELS.declare_family("plugins", "bench.core.entry_points")
 
 
 def first_line(text: str | None) -> str:
@@ -77,7 +168,7 @@ def first_line(text: str | None) -> str:
 
 def register_model(family: str, *, name: str | None = None, search_space: SearchSpace | None = None,
                    doc: str | None = None, uses_validation: bool | None = None, in_default_set: bool = True,
-                   describe: Callable[[], dict[str, Any]] | None = None,
+                   describe: Callable[[], dict[str, Any]] | None = None, settings: SettingsResolver | None = None,
                    **tags: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a builder of unfitted estimators under ``name`` (default: the function name, ``_`` -> ``-``).
 
@@ -90,7 +181,7 @@ def register_model(family: str, *, name: str | None = None, search_space: Search
         spec = ModelSpec(model_name, family, fn, first_line(doc if doc is not None else fn.__doc__),
                          search_space=search_space,
                          uses_validation=(family == "deep") if uses_validation is None else uses_validation,
-                         in_default_set=in_default_set, describe=describe, tags=tags)
+                         in_default_set=in_default_set, describe=describe, settings=settings, tags=tags)
         MODELS.add(model_name, spec, family=family)
         return fn
 
@@ -100,21 +191,23 @@ def register_model(family: str, *, name: str | None = None, search_space: Search
 def resolve_models(selection: str) -> list[ModelSpec]:
     """``hog-svm,cnn-003`` | ``'hog-*'`` | ``classical`` | ``deep`` | ``all`` -> specs, in a stable order.
 
-    Patterns (``*``, ``?``, ``[...]``) match every registered name, in or out of the default set.
+    Patterns (``*``, ``?``, ``[...]``) match every registered name, in or out of the default set. A name, pattern
+    or family may carry settings: ``'standard-cnn:input_size=224,kernel=5'``, ``'hog-*:C=0.1'``; the same model
+    with other settings is another model (its own row).
     """
     out: list[ModelSpec] = []
-    for token in filter(None, (t.strip() for t in selection.split(","))):
+    for token, settings in split_settings(selection):
         if token == "all":
-            out += [e.obj for e in MODELS.entries() if e.obj.in_default_set]
+            picked = [e.obj for e in MODELS.entries() if e.obj.in_default_set]
         elif token in FAMILIES:
-            out += [e.obj for e in MODELS.entries(token) if e.obj.in_default_set]
+            picked = [e.obj for e in MODELS.entries() if e.obj.family == token and e.obj.in_default_set]
         elif set(token) & set("*?["):
-            matched = [e.obj for e in MODELS.entries() if fnmatch.fnmatchcase(e.name, token)]
-            if not matched:
+            picked = [e.obj for e in MODELS.entries() if fnmatch.fnmatchcase(e.name, token)]
+            if not picked:
                 raise ConfigError(f"--model pattern '{token}' matches no registered model; see 'bench models'")
-            out += matched
         else:
-            out.append(MODELS.get(token))
+            picked = [MODELS.get(token)]
+        out += [spec.configure(settings) for spec in picked]
     seen: set[str] = set()
     unique = [s for s in out if not (s.name in seen or seen.add(s.name))]
     if not unique:

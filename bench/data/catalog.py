@@ -122,6 +122,17 @@ SYNTHETIC: Registry[Synthetic] = Registry("synthetic dataset")
 SYNTHETIC.declare_family("synthetic", "bench.data.synth.catalog")
 
 
+def split_specs(text: str) -> list[str]:
+    """``'jaffe,taiwan'`` or ``'synth-lab:n=200,seed=1,jaffe'`` -> dataset specs (``k=v`` pieces continue a spec)."""
+    out: list[str] = []
+    for piece in filter(None, (p.strip() for p in text.split(","))):
+        if out and "=" in piece and ":" not in piece and ":" in out[-1]:
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
+    return out
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``synth-wild:n=2000,seed=1`` -> ("synth-wild", {"n": 2000, "seed": 1})."""
     name, _, rest = spec.partition(":")

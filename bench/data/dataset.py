@@ -226,7 +226,8 @@ def concat(datasets: Sequence[FERDataset], name: str) -> FERDataset:
     sizes = {d.image_size for d in datasets}
     if len(sizes) != 1:
         raise DataError(f"cannot merge datasets of different image sizes {sorted(sizes)}; resize them first")
-    keys = set.intersection(*(set(d.meta) for d in datasets)) if datasets else set()
+    # Every metadata column survives; a dataset without it has "" there (an official split stays the source's).
+    keys = set().union(*(set(d.meta) for d in datasets)) if datasets else set()
     with_subjects = all(d.has_subjects for d in datasets)
     subjects = None
     if with_subjects:
@@ -238,7 +239,8 @@ def concat(datasets: Sequence[FERDataset], name: str) -> FERDataset:
         files=np.concatenate([d.files for d in datasets]),
         subjects=subjects,
         source=np.concatenate([d.source for d in datasets]),
-        meta={k: np.concatenate([d.meta[k].astype(str) for d in datasets]) for k in sorted(keys)},
+        meta={k: np.concatenate([d.meta[k].astype(str) if k in d.meta else np.full(len(d), "")
+                                 for d in datasets]) for k in sorted(keys)},
         classes=tuple(sorted(set().union(*(d.classes for d in datasets)))),
         info={"merged_from": [d.name for d in datasets]},
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import ConfigError
+from bench.core.heartbeat import Heartbeat
 from bench.core.threads import add_threads_argument
 
 
@@ -45,12 +46,19 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
                                    "memory against the targets (15 minutes, 4 GB on 2 cores).")
     r.add_argument("--args", default="--protocol cross --model all",
                    help="arguments of 'bench run' to time (default: the README's '--protocol cross --model all')")
-    s = sub.add_parser("scale", help="how fit time and memory grow with dataset size",
-                       description="Fit hog-svm, lbp-knn and cnn-003 on synth-wild of growing size, each in a fresh "
-                                   "child process; print fit time and peak memory, the log-log growth exponent "
-                                   "between sizes, and save a log-log plot.")
-    s.add_argument("--sizes", default="1000,4000,16000,36000", help="dataset sizes (default: 1000,4000,16000,36000)")
-    s.add_argument("--model", default="hog-svm,lbp-knn,cnn-003", help="models (default: hog-svm,lbp-knn,cnn-003)")
+    s = sub.add_parser("scale", help="how each stage's time and memory grow with the number of images, per backend",
+                       description="Split, extract features, fit and predict each model on growing numbers of "
+                                   "training images, each point in a fresh child process, under each backend "
+                                   "(--accel); print time per stage and peak memory, the log-log growth exponent "
+                                   "of each stage between sizes, and save a log-log plot.")
+    s.add_argument("--dataset", default="synth-wild",
+                   help="synth-wild or synth-lab (generated at each size), or an imported dataset whose official "
+                        "training part (all of it without one) is sampled, stratified, to each size, e.g. fer2013 "
+                        "(default: synth-wild)")
+    s.add_argument("--sizes", default="1000,4000,16000,28709",
+                   help="numbers of training images (default: 1000,4000,16000,28709; 28709 is all of FER2013's)")
+    s.add_argument("--model", default="classical",
+                   help="models: names, patterns, classical (the default set) or deep (default: classical)")
     s.add_argument("--plot", default="perf-scale.png", help="log-log plot file (default: perf-scale.png)")
     par = sub.add_parser("parallel", help="one run in one process vs on a local Dask cluster (--workers N)",
                          description="Time the classical default set under k-fold in one process and then with "
@@ -61,9 +69,25 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
     par.add_argument("--model", default="classical", help="models to run (default: classical, the default set)")
     par.add_argument("--folds", type=int, default=5, help="k-fold folds (default: 5)")
     par.add_argument("--workers", type=int, default=2, help="worker processes of the Dask run (default: 2)")
-    for q in (t, r, s):
+    c = sub.add_parser("classical", help="the classical default set on one split under each backend: time, accuracy",
+                       description="Fit and score every classical default-set pipeline on the dataset's official "
+                                   "split (a stratified 80/20 hold-out without one) under each backend (--accel) "
+                                   "in one process; print per-pipeline fit and predict seconds, accuracy under "
+                                   "each backend, the agreement of their test predictions, and the totals.")
+    c.add_argument("--dataset", default="fer2013",
+                   help="dataset or spec, e.g. fer2013 once imported, or synth-wild:n=2000 (default: fer2013)")
+    c.add_argument("--model", default="classical", help="pipelines (default: classical, the default set)")
+    for q in (s, c):
+        q.add_argument("--accel", default="sklearn,auto",
+                       help="comma-separated backends timed side by side: sklearn, intelex, cuml, auto "
+                            "(default: sklearn,auto: scikit-learn and the accelerated backend installed)")
+        q.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="with cuda, --accel auto picks cuML for classical pipelines when it is installed "
+                            "(scale: also where deep models train)")
+        q.add_argument("--data-dir", default=None, metavar="DIR", help="where imported datasets are cached")
+    for q in (t, r, s, c):
         add_threads_argument(q)
-    for q in (f, t, r, s, par):
+    for q in (f, t, r, s, c, par):
         q.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON to FILE")
 
 
@@ -101,18 +125,34 @@ def perf_from_args(args: argparse.Namespace) -> int:
 
         rows = parallel_benchmark(run_args(args.dataset, args.model, args.folds), args.workers)
     elif args.perf_command == "scale":
+        from bench.core.models import resolve_models
+        from bench.perf.classical import backends_of
         from bench.perf.scaling import growth, scale_benchmark
 
         try:
             sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
         except ValueError:
             raise ConfigError(f"--sizes '{args.sizes}' must be comma-separated integers, e.g. 1000,4000") from None
-        rows = scale_benchmark([m.strip() for m in args.model.split(",") if m.strip()], sizes, args.plot)
+        models = [s.name for s in resolve_models(args.model)]
+        rows = scale_benchmark(models, sizes, args.plot, backends=backends_of(args.accel, args.device),
+                               dataset=args.dataset, data_dir=args.data_dir)
         slopes = growth(rows)
         _print_rows(rows)
         print("\nlog-log slope of each stage against the number of images (1: linear, 2: quadratic)")
         _print_rows(slopes)
         _write_json(args.json, {"points": rows, "growth": slopes})
+        return 0
+    elif args.perf_command == "classical":
+        from bench.perf.classical import backends_of, classical_benchmark
+
+        result = classical_benchmark(args.dataset, backends_of(args.accel, args.device), args.model,
+                                     data_dir=args.data_dir)
+        print(f"{result['dataset']}: fit on {result['n_fit']:,} images, accuracy on {result['testset']} "
+              f"({result['n_test']:,} images); {result['split']}\n")
+        _print_rows(result["table"])
+        print()
+        _print_rows(result["totals"])
+        _write_json(args.json, result)
         return 0
     else:
         raise ConfigError(f"unknown benchmark '{args.perf_command}'")
@@ -139,10 +179,12 @@ def time_run(run_args: list[str]) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as out, tempfile.TemporaryFile("w+") as log:
         cmd = [sys.executable, "-m", "bench", "run", *run_args, "--out", out, "--no-progress"]
+        print(f"timing 'bench run {' '.join(run_args)}' in a child process", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
         # wait4 gives this child's own peak resident set (kB on Linux), not that of earlier children.
-        _, status, usage = os.wait4(proc.pid, 0)
+        with Heartbeat(lambda s: print(f"  ... {s}", file=sys.stderr, flush=True), "running", after=30, every=30):
+            _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is reaped (no ResourceWarning)
         log.seek(0)

@@ -1,20 +1,23 @@
-"""``bench perf scale``: how time and memory of each stage grow with the number of images.
+"""``bench perf scale``: how time and memory of each stage grow with the number of images, per backend.
 
-Every (model, size) point runs in a fresh child process (``python -m bench.perf.scaling MODEL N``), so imports,
-caches and the allocator's high-water mark of one point never leak into the next. Per point, on synth-wild
-of N images:
+Every (model, backend, size) point runs in a fresh child process (``python -m bench.perf.scaling MODEL N BACKEND
+DATASET``), so imports, caches and the allocator's high-water mark of one point never leak into the next. The
+data: ``synth-wild`` (or ``synth-lab``) generated at N images, or N training images of an imported dataset
+(its official training split when it has one, e.g. FER2013's 28,709; a stratified sample below that). Per point:
 
 - split_s:      the 10 stratified folds of ``kfold`` plus the engine's leakage checks on them (image digests,
                 shared subjects): nothing in splitting may be worse than linear;
 - features_s:   classical pipelines, the feature step alone (batch extraction into float32);
-- classifier_s: classical pipelines, scaler + classifier on those features;
+- classifier_s: classical pipelines, scaler (+ PCA) + classifier on those features;
 - fit_s:        the whole fit (for deep models: one epoch, no minimum number of steps);
 - predict_s:    predicting 1000 of the images (KNN's cost is here, not in its fit);
 - peak_extra_mb: the resident-set high-water mark during split + fit + predict, above the resident set
                 once the data is loaded and the model built (the kernel's peak is reset at that moment).
 
-The parent prints each point, the log-log slope of every timed stage between consecutive sizes and over the
-whole range, and a log-log plot.
+Classical pipelines are measured under each backend asked for (``--accel sklearn,intelex``: scikit-learn and
+scikit-learn-intelex side by side; ``fitted_by`` says which library did fit); deep models once. The parent
+prints each point, the log-log slope of every timed stage between consecutive sizes and over the whole range,
+and a log-log plot.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import ConfigError
+from bench.core.heartbeat import Heartbeat
 
 QUERIES = 1000
 MIN_SIZE = 300
@@ -56,45 +60,94 @@ def _reset_peak() -> bool:
         return False
 
 
-def measure(model: str, n: int, queries: int = QUERIES, folds: int = 10) -> dict[str, Any]:
-    """One point of the scaling curve, measured in this process (call it in a fresh one)."""
+def scale_data(dataset: str, n: int, data_dir: str | None = None) -> Any:
+    """``n`` images of ``dataset``: a synthetic family generated at that size, or ``n`` training images of an
+    imported dataset (its official training split where it has one), a stratified sample when fewer."""
+    from sklearn.model_selection import train_test_split
+
+    from bench.data import catalog
+    from bench.data.catalog import SYNTHETIC
+
+    if ":" not in dataset and dataset in SYNTHETIC.names():
+        return catalog.load(f"{dataset}:n={n}", data_dir)
+    ds = catalog.load(dataset, data_dir)
+    pool = training_pool(ds)
+    if n > len(pool):
+        raise ConfigError(f"{dataset} has {len(pool):,} training images, fewer than the {n:,} asked for; "
+                          f"use --sizes up to {len(pool)}")
+    if n < len(pool):
+        pool, _ = train_test_split(pool, train_size=n, stratify=ds.labels[pool], random_state=0)
+    return ds.subset(np.sort(pool))
+
+
+def training_pool(ds: Any) -> np.ndarray:
+    """Indices of the dataset's official training part, or of all its images when it has no official split."""
+    from bench.core.errors import DataError
+    from protocols import make_protocol
+
+    try:
+        fold = next(iter(make_protocol("official").split(ds)))
+    except DataError:
+        return np.arange(len(ds))
+    return np.asarray(fold.train)  # FER2013: its 28,709 Training images
+
+
+def measure(model: str, n: int, backend: str = "sklearn", dataset: str = "synth-wild", queries: int = QUERIES,
+            folds: int = 10, data_dir: str | None = None, log: Any = None) -> dict[str, Any]:
+    """One point of the scaling curve, measured in this process (call it in a fresh one); each stage is
+    announced on ``log`` (default: stderr) as it starts."""
+    log = sys.stderr if log is None else log
     from threadpoolctl import threadpool_limits
 
+    from baselines.backends import SKLEARN, dispatch_log, fitted_backend
     from bench.core.models import MODELS
-    from bench.data import catalog as datasets
+    from bench.run.unit import build_kwargs
     from protocols import fold_leakage, make_protocol
 
-    ds = datasets.load(f"synth-wild:n={n}")
+    ds = scale_data(dataset, n, data_dir)
     spec = MODELS.get(model)
     deep = spec.family == "deep"
-    est = spec.build(seed=0, **({"epochs": 1, "config": {"min_steps": 0}} if deep else {}))
+    kwargs = {"epochs": 1, "config": {"min_steps": 0}} if deep else build_kwargs(spec, seed=0, accel=backend)
+    est = spec.build(**{"seed": 0, **kwargs})
     X, y = ds.images, ds.labels
     rss_before = _status_mb("VmRSS")
     peak_known = _reset_peak()
 
+    def stage(what: str) -> Heartbeat:
+        print(f"    {model} n={n:,}: {what}", file=log, flush=True)
+        return Heartbeat(lambda s: print(f"    ... {s}", file=log, flush=True), what, after=30.0, every=30.0)
+
     t0 = time.perf_counter()
-    for fold in make_protocol("kfold", folds=folds).split(ds):
-        fold_leakage(ds, fold)
+    with stage(f"splitting into {folds} folds with the leakage checks"):
+        for fold in make_protocol("kfold", folds=folds).split(ds):
+            fold_leakage(ds, fold)
     split_s = time.perf_counter() - t0
 
-    row: dict[str, Any] = {"model": model, "n": n, "split_s": split_s, "features_s": None, "classifier_s": None}
+    row: dict[str, Any] = {"model": model, "backend": "-" if deep else backend, "n": n, "dataset": dataset,
+                           "split_s": split_s, "features_s": None, "classifier_s": None}
     if deep:
         t0 = time.perf_counter()
-        est.fit(X, y)
+        with stage("training one epoch"):
+            est.fit(X, y)
         row["fit_s"] = time.perf_counter() - t0
     else:
         # The pipeline's steps, timed one by one under the BLAS cap the pipeline's own fit uses.
         with threadpool_limits(limits=getattr(est, "blas_threads", None), user_api="blas"):
             t0 = time.perf_counter()
-            feats = est[0].fit_transform(X, y)
+            with stage("extracting features"):
+                feats = est[0].fit_transform(X, y)
             t1 = time.perf_counter()
-            est[1:].fit(feats, y)
+            with stage(f"fitting the classifier on {backend}"), dispatch_log(backend == "intelex") as dispatches:
+                est[1:].fit(feats, y)
             t2 = time.perf_counter()
+        fitted = {fitted_backend(step, dispatches) for _, step in est.steps[2:]}
         row.update(features_s=t1 - t0, classifier_s=t2 - t1, fit_s=t2 - t0,
+                   fitted_by=next((b for b in sorted(fitted) if b != SKLEARN), SKLEARN),
                    feature_dtype=str(feats.dtype), feature_dims=int(feats.shape[1]))
         del feats
     t0 = time.perf_counter()
-    est.predict(X[:queries])
+    with stage(f"predicting {min(queries, len(X)):,} images"):
+        est.predict(X[:queries])
     row["predict_s"] = time.perf_counter() - t0
 
     peak = _status_mb("VmHWM")
@@ -111,17 +164,23 @@ def _slope(xs: list[float], ys: list[float | None]) -> float | None:
     return float(np.polyfit(a[:, 0], a[:, 1], 1)[0])
 
 
+def _curves(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(model, backend) -> its points, by size."""
+    keys = dict.fromkeys((r["model"], r.get("backend", "-")) for r in rows)
+    return {k: sorted((r for r in rows if (r["model"], r.get("backend", "-")) == k), key=lambda r: r["n"])
+            for k in keys}
+
+
 def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per model and timed stage: the log-log slope between consecutive sizes and over all sizes."""
+    """Per model, backend and timed stage: the log-log slope between consecutive sizes and over all sizes."""
     out = []
-    for model in dict.fromkeys(r["model"] for r in rows):
-        pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r["n"])
+    for (model, backend), pts in _curves(rows).items():
         ns = [r["n"] for r in pts]
         for stage in (*STAGES, "peak_extra_mb"):
             values = [r.get(stage) for r in pts]
             if not any(values):
                 continue
-            g: dict[str, Any] = {"model": model, "stage": stage}
+            g: dict[str, Any] = {"model": model, "backend": backend, "stage": stage}
             for (n0, v0), (n1, v1) in zip(zip(ns, values), zip(ns[1:], values[1:]), strict=False):
                 g[f"{n0}->{n1}"] = _slope([n0, n1], [v0, v1])
             g["overall"] = _slope(ns, values)
@@ -129,31 +188,50 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None,
-                    log: Any = sys.stderr) -> list[dict[str, Any]]:
-    """Each (model, size) measured in its own child process; rows in model, size order."""
+def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None, *,
+                    backends: tuple[str, ...] = ("sklearn",), dataset: str = "synth-wild",
+                    data_dir: str | None = None, log: Any = None) -> list[dict[str, Any]]:
+    """Each (model, backend, size) measured in its own child process; rows in model, backend, size order.
+    Deep models are measured once (backend ``-``). Progress, the children's stage lines included, goes to
+    ``log`` (default: stderr) as it happens."""
+    log = sys.stderr if log is None else log
     if not models or not sizes or min(sizes) < MIN_SIZE:
         raise ConfigError(f"bench perf scale needs models and sizes of at least {MIN_SIZE} images (10 stratified "
                           "folds with a validation split); use e.g. --sizes 1000,4000")
     from bench.core.models import MODELS
 
-    for model in models:
-        MODELS.get(model)  # an unknown name fails here, with suggestions, before any child starts
+    families = {model: MODELS.get(model).family for model in models}  # unknown names fail here, before any child
     rows = []
     for model in models:
-        for n in sorted(sizes):
-            proc = subprocess.run([sys.executable, "-m", "bench.perf.scaling", model, str(n)], capture_output=True,
-                                  text=True)
-            if proc.returncode != 0:
-                tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-                raise ConfigError(f"scale benchmark for {model} at n={n} failed: {tail}")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(f"  {model} n={n}: fit {row['fit_s']:.2f} s, peak +{row['peak_extra_mb'] or 0:.0f} MB", file=log)
-            rows.append(row)
+        for backend in (backends if families[model] == "classical" else ("-",)):
+            for n in sorted(sizes):
+                tag = model if backend == "-" else f"{model} [{backend}]"
+                print(f"timing {tag} at n={n:,} ({dataset}) in a child process", file=log, flush=True)
+                cmd = [sys.executable, "-m", "bench.perf.scaling", model, str(n), backend, dataset, data_dir or ""]
+                returncode, stdout, last = _run_child(cmd, log)
+                if returncode != 0:
+                    raise ConfigError(f"scale benchmark for {tag} at n={n} failed: {last}")
+                row = json.loads(stdout.strip().splitlines()[-1])
+                print(f"  {tag} n={n:,}: fit {row['fit_s']:.2f} s, predict "
+                      f"{row['predict_s']:.2f} s, peak +{row['peak_extra_mb'] or 0:.0f} MB", file=log, flush=True)
+                rows.append(row)
     if plot:
         _plot(rows, plot)
         print(f"wrote {plot}", file=log)
     return rows
+
+
+def _run_child(cmd: list[str], log: Any) -> tuple[int, str, str]:
+    """Run a measuring child, passing its stderr (its stage lines) on to ``log`` as they come; its exit code,
+    its stdout (the row) and its last stderr line (the error, if it failed)."""
+    last = "?"
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if line.strip():
+                last = line.strip()
+                print(line.rstrip(), file=log, flush=True)
+        stdout = proc.stdout.read()  # type: ignore[union-attr] - one JSON line: no pipe fills meanwhile
+    return proc.returncode, stdout, last
 
 
 def _plot(rows: list[dict[str, Any]], path: str) -> None:
@@ -163,9 +241,9 @@ def _plot(rows: list[dict[str, Any]], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for i, model in enumerate(dict.fromkeys(r["model"] for r in rows)):
-        pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r["n"])
-        ns, color = [r["n"] for r in pts], f"C{i}"
+    for i, ((name, backend), pts) in enumerate(_curves(rows).items()):
+        model = name if backend == "-" else f"{name} [{backend}]"
+        ns, color = [r["n"] for r in pts], f"C{i % 10}"
         ax_t.loglog(ns, [r["fit_s"] for r in pts], "o-", color=color, label=f"{model} fit")
         for stage, style in (("features_s", "s--"), ("split_s", "x:"), ("predict_s", "^-.")):
             values = [r.get(stage) for r in pts]
@@ -186,4 +264,5 @@ def _plot(rows: list[dict[str, Any]], path: str) -> None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(sys.argv[1], int(sys.argv[2]))))
+    _model, _n, _backend, _dataset, _data_dir = (sys.argv[1:] + ["sklearn", "synth-wild", ""])[:5]
+    print(json.dumps(measure(_model, int(_n), _backend, _dataset, data_dir=_data_dir or None)))

@@ -163,28 +163,41 @@ def _cost_section(rd: RunData, summary: list[dict[str, Any]], out: _Out) -> list
 
 
 def _memory_section(rd: RunData, out: _Out, data: dict[str, Any]) -> list[str]:
+    """Each strategy on the source test set and on its target's, per target of the run (paper 002, Fig. 6)."""
     acc: dict[tuple[str, str], dict[str, float]] = {}
     for g in rd.groups:
         vals = [u["metrics"][g.testset]["accuracy"] for u in g.units]
         acc.setdefault((g.model, g.variant), {})[g.testset] = float(np.mean(vals))
-    rows = []
-    for g in rd.groups:
-        if g.testset != rd.primary_testset:
+    primary = rd.protocol.primary_testset
+    md: list[str] = []
+    data["memory_integrity"] = {}
+    panels = rd.protocol.panels(rd.manifest["config"])
+    for title, suffix, testset in panels:
+        base = rd.protocol.variants[0].name
+        rows = []
+        for g in rd.groups:
+            mine = g.variant == base or (g.variant.endswith(suffix) if suffix else ":" not in g.variant)
+            if g.testset != testset or not mine:
+                continue
+            per = acc[(g.model, g.variant)]
+            rows.append({"model": g.model, "variant": g.variant.removesuffix(suffix),
+                         "strategy": rd.protocol.strategy(g.variant),
+                         **{t: per.get(testset if t == primary else t) for t in rd.protocol.testsets}})
+        if not rows:
             continue
-        per = acc[(g.model, g.variant)]
-        rows.append({"model": g.model, "variant": g.variant, "strategy": rd.protocol.strategy(g.variant),
-                     **{t: per.get(t) for t in rd.protocol.testsets}})
-    if not rows:
-        return []
-    data["memory_integrity"] = rows
-    path = figures.memory_integrity(rows, out.figure("memory-integrity"))
-    table = [{"model": r["model"], "strategy": r["strategy"], "variant": r["variant"],
-              "source acc": tables.pct(r["source"]), "target acc": tables.pct(r["target"])} for r in rows]
-    return ["## Memory integrity", "",
-            "Every adaptation strategy scored on the source test set (what the model forgot) and on the target "
-            "test set (what it learned), mean over repeats (paper 002, Fig. 6).", "",
-            out.link(path, "memory integrity"), "",
-            tables.md_table(table, ["model", "strategy", "variant", "source acc", "target acc"]), ""]
+        data["memory_integrity"][title or testset] = rows
+        path = figures.memory_integrity(rows, out.figure("memory-integrity", title))
+        table = [{"model": r["model"], "strategy": r["strategy"], "variant": r["variant"],
+                  "source acc": tables.pct(r["source"]), "target acc": tables.pct(r["target"])} for r in rows]
+        heading = "## Memory integrity" + (f": target {title}" if title else "")
+        md += [heading, "",
+               "Every adaptation strategy scored on the source test set (what the model forgot) and on the target "
+               "test set (what it learned), mean over repeats (paper 002, Fig. 6).", "",
+               out.link(path, "memory integrity"), "",
+               tables.md_table(table, ["model", "strategy", "variant", "source acc", "target acc"]), ""]
+    if not data["memory_integrity"]:
+        del data["memory_integrity"]
+    return md
 
 
 def _overfitting_section(rd: RunData, out: _Out, data: dict[str, Any], show_variant: bool) -> list[str]:

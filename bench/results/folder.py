@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,12 @@ SCHEMA_VERSION = 1
 METRIC_COLUMNS = ["accuracy", "balanced_accuracy", "macro_f1"]
 
 
+def path_part(name: str) -> str:
+    """A model's name as a folder name on any file system: its settings' ``:`` becomes ``@``
+    (``hog-svm:C=0.1`` -> ``hog-svm@C=0.1``); the unit files inside keep the real name."""
+    return re.sub(r"[^A-Za-z0-9_.,=@+-]", "_", name.replace(":", "@"))
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -39,13 +46,17 @@ class RunFolder:
         return self.path / "manifest.json"
 
     def unit_path(self, model: str, fold_id: str) -> Path:
-        return self.path / "units" / model / f"{fold_id}.json"
+        return self.path / "units" / path_part(model) / f"{fold_id}.json"
 
     def predictions_path(self, model: str, fold_id: str) -> Path:
-        return self.path / "predictions" / model / f"{fold_id}.csv.gz"
+        return self.path / "predictions" / path_part(model) / f"{fold_id}.csv.gz"
 
     def checkpoint_path(self, model: str, fold_id: str) -> Path:
-        return self.path / "checkpoints" / model / f"{fold_id}.pt"
+        return self.path / "checkpoints" / path_part(model) / f"{fold_id}.pt"
+
+    def epoch_checkpoint_path(self, model: str, fold_id: str) -> Path:
+        """A unit's training state after its last finished epoch (a killed run resumes the unit there)."""
+        return self.path / "checkpoints" / path_part(model) / f"{fold_id}.epoch.pt"
 
     # --------------------------------------------------------------- manifest
     def exists(self) -> bool:
@@ -114,7 +125,7 @@ class RunFolder:
                     "variant": u.get("variant", ""), "status": u["status"],
                     "fit_time_s": u.get("fit_time_s"), "predict_ms_per_image": u.get("predict_ms_per_image"),
                     "model_size": u.get("model_size"), "n_train": u.get("n_train"), "n_val": u.get("n_val"),
-                    "tuned_trials": (u.get("tuned") or {}).get("n_trials", 0)}
+                    "tuned_trials": (u.get("tuned") or {}).get("n_trials", 0), "backend": u.get("backend")}
             if u["status"] != "ok":
                 rows.append(dict(base, testset="", message=u.get("message", "")))
                 continue
@@ -122,7 +133,8 @@ class RunFolder:
                 rows.append(dict(base, testset=testset, n_test=m["n"], **{k: m[k] for k in METRIC_COLUMNS},
                                  message=""))
         cols = ["model", "family", "fold", "variant", "testset", "status", "n_train", "n_val", "n_test",
-                *METRIC_COLUMNS, "fit_time_s", "predict_ms_per_image", "model_size", "tuned_trials", "message"]
+                *METRIC_COLUMNS, "fit_time_s", "predict_ms_per_image", "model_size", "tuned_trials", "backend",
+                "message"]
         return pd.DataFrame(rows, columns=cols)
 
     def write_metrics_table(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baselines import backends
 from bench.core.errors import ConfigError
 from protocols import PROTOCOLS, Protocol, make_protocol
 
@@ -33,8 +34,16 @@ class RunConfig:
     preset: str = "default"
     epochs: int | None = None
     device: str = "auto"
+    accel: str = "sklearn"  # the backend of classical estimators, resolved (baselines.backends): never "auto"
     target_fractions: tuple[float, ...] = (1.0,)
+    labels: str | None = None
+    official_split: str | None = None
+    source_split: str | None = None
+    target_split: str | None = None
+    target_split_by: str | None = None
+    source_run: str | None = None
     ensemble: str = "auto"
+    save_models: bool = False
     tune: int = 0
     storage: str | None = None
     out: str = "results"
@@ -67,7 +76,13 @@ class RunConfig:
         return cls(protocol=args.protocol, dataset=args.dataset, source=args.source, target=args.target,
                    models=args.model, folds=args.folds, test_size=args.test_size, val_size=args.val_size,
                    seed=args.seed, preset=args.preset, epochs=args.epochs, device=args.device,
-                   target_fractions=fractions, ensemble=getattr(args, "ensemble", "auto"), tune=tune,
+                   accel=backends.resolve(getattr(args, "accel", "sklearn"), args.device),
+                   target_fractions=fractions, labels=getattr(args, "labels", None),
+                   official_split=getattr(args, "official_split", None),
+                   source_split=getattr(args, "source_split", None), target_split=getattr(args, "target_split", None),
+                   target_split_by=getattr(args, "target_split_by", None),
+                   source_run=getattr(args, "source_run", None), ensemble=getattr(args, "ensemble", "auto"),
+                   save_models=bool(getattr(args, "save_models", False)), tune=tune,
                    storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
                    progress=not getattr(args, "no_progress", False), command=["bench", *sys.argv[1:]],
                    workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None),
@@ -78,9 +93,18 @@ class RunConfig:
     def protocol_class(self) -> type[Protocol]:
         return PROTOCOLS.get(self.protocol)
 
+    def protocol_options(self) -> dict[str, tuple[str, Any]]:
+        """The protocol-specific options given: flag -> (protocol parameter, value)."""
+        given = {"--official-split": ("variant", self.official_split),
+                 "--source-split": ("source_split", self.source_split),
+                 "--target-split": ("target_split", self.target_split),
+                 "--target-split-by": ("target_split_by", self.target_split_by)}
+        return {flag: pv for flag, pv in given.items() if pv[1] is not None}
+
     def make_protocol(self) -> Protocol:
         return make_protocol(self.protocol, folds=self.folds, seed=self.seed, test_size=self.test_size,
-                             val_size=self.val_size, target_fractions=self.target_fractions)
+                             val_size=self.val_size, target_fractions=self.target_fractions,
+                             options=self.protocol_options())
 
     def data_specs(self) -> dict[str, str]:
         """The dataset spec of each role the protocol loads (``{"dataset": ...}`` or source and target)."""
@@ -91,9 +115,16 @@ class RunConfig:
 
     # ------------------------------------------------------------------ names
     def identity(self) -> dict[str, Any]:
-        """What defines the run's results (the models list may grow when a run is resumed with more)."""
+        """What defines the run's results (the models list may grow when a run is resumed with more).
+
+        Options added later enter only when given, so the runs made before them keep their key."""
         keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "epochs", "target_fractions", "tune"]
-        return {**{k: getattr(self, k) for k in keys}, **self.data_specs()}
+        later = {k: getattr(self, k) for k in ("labels", "official_split", "source_split", "target_split",
+                                               "target_split_by", "source_run") if getattr(self, k) is not None}
+        # A folder never mixes backends; scikit-learn runs keep the keys they had before backends existed.
+        if self.accel != "sklearn":
+            later["accel"] = self.accel
+        return {**{k: getattr(self, k) for k in keys}, **self.data_specs(), **later}
 
     def default_name(self) -> str:
         name = f"{self.protocol}-{self.data_label()}"
@@ -103,13 +134,25 @@ class RunConfig:
             name += f"-{self.preset}"
         if self.tune:
             name += f"-tuned{self.tune}"
+        if self.accel != "sklearn":
+            name += f"-{self.accel}"
         return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name)
 
     def run_path(self) -> Path:
         return Path(self.out) / (self.name or self.default_name())
 
     def study_name(self, model: str, fold_id: str) -> str:
-        return study_name(model, self.protocol, self.data_label(), fold_id, self.seed)
+        name = study_name(model, self.protocol, self.data_label(), fold_id, self.seed)
+        return name if self.accel == "sklearn" else f"{name}|{self.accel}"
+
+    def experiment(self) -> dict[str, Any]:
+        """The resolved experiment, in experiment-file form (``bench run --config RUN/manifest.json``)."""
+        keys = ["protocol", "models", "folds", "test_size", "val_size", "seed", "preset", "epochs", "device", "accel",
+                "labels", "official_split", "source_split", "target_split", "target_split_by", "source_run", "tune",
+                "ensemble", "storage", "data_dir"]
+        out = {**self.data_specs(), **{k: getattr(self, k) for k in keys if getattr(self, k) is not None}}
+        out["target_fractions"] = list(self.target_fractions)
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "target_fractions": list(self.target_fractions)}

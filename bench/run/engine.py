@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from bench.run import tuning
 from bench.run.config import RunConfig
 from bench.run.ensemble import add_ensembles
 from bench.run.executors import Executor, open_executor
-from bench.run.setup import prepare, start_run
+from bench.run.progress import EpochProgress
+from bench.run.setup import check_models, check_validation, prepare, source_models, start_run
 from bench.run.unit import (
     build_estimator,
     build_kwargs,
@@ -26,6 +28,7 @@ from bench.run.unit import (
     fit_indices,
     model_size,
     prediction_frame,
+    score_sets,
 )
 from leaderboard.build import run_summary_markdown
 from protocols import Fold, Protocol
@@ -40,30 +43,57 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- one unit
 def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source_model: Any = None,
-             run_path: Path | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
-    """Train one model on one fold (tuned first with ``cfg.tune``) and score it on every test set of the fold."""
+             run_path: Path | None = None, trained: Any = None,
+             status: Callable[[str], None] | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
+    """Train one model on one fold (tuned first with ``cfg.tune``) and score it on every test set of the fold.
+
+    ``trained``: a model fitted elsewhere on this fold's training data (``--source-run``), only scored.
+    ``status`` hears how long a classical fit has been running (a progress bar's postfix)."""
     record: dict[str, Any] = {"model": spec.name, "family": spec.family, "fold": fold.id, "variant": fold.variant,
                               "strategy": fold.info.get("strategy", ""), "init_from": fold.init_from,
                               "finetune": fold.finetune, "seed": cfg.seed, "n_train": int(len(fold.train)),
                               "n_val": int(len(fold.val))}
-    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
+    if trained is not None:
+        outcome = score_sets(trained, ds, fold.tests)
+        record.update(status="ok", metrics=outcome.metrics, fit_time_s=0.0, source_run=cfg.source_run,
+                      predict_ms_per_image=round(outcome.predict_ms_per_image, 5), model_size=model_size(trained),
+                      history=getattr(trained, "history_", None) or None)
+        frames = [prediction_frame(ds, idx, name, outcome.probabilities[name]) for name, idx in fold.tests.items()]
+        return record, pd.concat(frames, ignore_index=True), trained
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                          accel=cfg.accel)
     params = None
     try:
         if cfg.tune:
             if run_path is None:
                 raise ConfigError("tuning needs a run folder for its study storage")
-            result = tuning.tune_fold(spec, fold, ds, cfg, kwargs, run_path, source_model=source_model)
+            result = tuning.tune_fold(spec, fold, ds, cfg, kwargs, run_path, source_model=source_model,
+                                      log=lambda line: tqdm.write(f"  {spec.name} {fold.id} {line}", file=sys.stderr))
             params, record["tuned"] = result.best_params, result.record()
         est = build_estimator(spec, kwargs, params, fold=fold, source_model=source_model)
     except UnitSkipped as exc:
         return dict(record, status="skipped", message=str(exc)), None, None
 
     fit_idx, val_idx = fit_indices(spec, fold)
-    outcome = fit_and_score(spec, est, ds, fit_idx, val_idx, fold.tests)
+    epochs = EpochProgress(f"{spec.name} {fold.id}", bar=cfg.progress) if spec.uses_validation else None
+    saved = RunFolder(run_path).epoch_checkpoint_path(spec.name, fold.id) if run_path is not None else None
+    try:
+        outcome = fit_and_score(spec, est, ds, fit_idx, val_idx, fold.tests, callbacks=[epochs] if epochs else (),
+                                checkpoint=saved, status=status)
+    finally:
+        if epochs is not None:
+            epochs.close()
+    if getattr(est, "resumed_from_", None):
+        record["resumed_from_epoch"] = int(est.resumed_from_)
+        print(f"{spec.name} {fold.id}: resumed at epoch {est.resumed_from_ + 1} from its last epoch checkpoint",
+              file=sys.stderr)
+    if saved is not None and not cfg.save_models:
+        saved.unlink(missing_ok=True)  # the unit is done: its per-epoch state is not needed to resume
     history = getattr(est, "history_", None)
     record.update(status="ok", metrics=outcome.metrics, fit_time_s=round(outcome.fit_time_s, 4),
                   predict_ms_per_image=round(outcome.predict_ms_per_image, 5), model_size=model_size(est),
-                  history=history or None)
+                  history=history or None,
+                  **{k: v for k, v in (("backend", outcome.backend), ("iterations", outcome.iterations)) if v})
     if history:
         # Without a validation split the history holds val_acc None: the last epoch is then the kept one.
         best = max(history, key=lambda h: -1 if h.get("val_acc") is None else h["val_acc"])
@@ -76,18 +106,25 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
 def execute(cfg: RunConfig) -> int:
     protocol = cfg.make_protocol()
     specs = resolve_models(cfg.models)
+    notes = check_models(specs, cfg.preset)
     ds, facts = prepare(cfg, protocol)
     folds = list(protocol.split(ds))
+    check_validation(specs, folds, cfg)
+    given = source_models(cfg, facts, folds, specs)
     if cfg.tune and cfg.storage:
         tuning.check_storage(cfg.storage)  # an unreachable database fails before anything is written
     # A Dask cluster is reached and its workers checked before anything is written, and closed on the way out.
     with open_executor(cfg, run_unit, ds, specs) as executor:
-        return _run_units(cfg, executor, protocol, specs, ds, facts, folds)
+        return _run_units(cfg, executor, protocol, specs, ds, facts, folds, notes, given)
 
 
 def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: list[ModelSpec], ds: FERDataset,
-               facts: dict[str, Any], folds: list[Fold]) -> int:
-    run = start_run(cfg, protocol, ds, facts, folds, specs)
+               facts: dict[str, Any], folds: list[Fold], notes: dict[str, list[str]],
+               given: dict[tuple[str, str], Path]) -> int:
+    run = start_run(cfg, protocol, ds, facts, folds, specs, notes)
+    for name, lines in notes.items():
+        for line in lines:
+            print(f"note: {name} ({cfg.preset} preset): {line}", file=sys.stderr)
     run.write_json(run.path / "leakage.json", {"folds": {f.id: fold_leakage(ds, f) for f in folds},
                                                "coverage": coverage(ds, folds)})
 
@@ -100,12 +137,20 @@ def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: li
     todo = [(s, f) for s, f in units if not run.unit_done(s.name, f.id)]
     done_before = len(units) - len(todo)
 
-    def source_of(spec: ModelSpec, fold: Fold) -> Any:
-        return trained.get((spec.name, fold.init_from)) or _load_checkpoint(run, spec, fold.init_from, cfg)
-
     bar = tqdm(total=len(units), initial=done_before, unit="unit", disable=not cfg.progress, dynamic_ncols=True,
                file=sys.stderr)
-    for done in executor.run(todo, ds, cfg, run.path, source_of):
+
+    def inputs_of(spec: ModelSpec, fold: Fold) -> dict[str, Any]:
+        """run_unit's keywords for one unit, asked when it starts: the model it fine-tunes (trained earlier in
+        this run), the model it only scores (--source-run), where a fit reports its progress."""
+        source = None
+        if fold.init_from:
+            source = trained.get((spec.name, fold.init_from)) or _load_checkpoint(run, spec, fold.init_from, cfg)
+        done_elsewhere = _load(spec, given[(spec.name, fold.id)], cfg) if (spec.name, fold.id) in given else None
+        return {"source_model": source, "trained": done_elsewhere,
+                "status": bar.set_postfix_str if cfg.progress else None}
+
+    for done in executor.run(todo, ds, cfg, run.path, inputs_of):
         spec, fold, record, est = done.spec, done.fold, done.record, done.estimator
         bar.set_description(f"{spec.name} {fold.id}")
         run.write_unit(record, done.predictions)
@@ -134,9 +179,12 @@ def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: li
 
 def _load_checkpoint(run: RunFolder, spec: ModelSpec, fold_id: str, cfg: RunConfig) -> Any:
     path = run.checkpoint_path(spec.name, fold_id)
-    if not path.exists():
-        return None
-    est = spec.build(**build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs))
+    return _load(spec, path, cfg) if path.exists() else None
+
+
+def _load(spec: ModelSpec, path: Path, cfg: RunConfig) -> Any:
+    est = spec.build(**build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                                    accel=cfg.accel))
     return type(est).load(path, device=cfg.device) if hasattr(est, "load") else None
 
 
@@ -151,4 +199,7 @@ def _unit_line(r: dict[str, Any]) -> str:
         now = tuned.get("trials_run_now")
         how = " (reused: all finished before this run)" if now == 0 else f" ({now} run now)"
         note = f"  tuned: {tuned['n_trials']} trials in study '{tuned['study_name']}'{how}"
-    return f"{head} {scores}  fit {r['fit_time_s']:.1f}s{note}"
+    solver = [b for b in (r.get("backend"),) if b and b != "sklearn"]
+    solver += [f"{r['iterations']} iterations"] if r.get("iterations") else []
+    fit = f"fit {r['fit_time_s']:.1f}s" + (f" ({', '.join(solver)})" if solver else "")
+    return f"{head} {scores}  {fit}{note}"

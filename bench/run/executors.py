@@ -46,10 +46,11 @@ from bench.run.setup import prepare
 from bench.run.tuning import default_storage
 from protocols import Fold
 
-# run_unit(spec, fold, ds, cfg, source_model, run_path) -> (record, predictions, estimator): the engine's.
+# run_unit(spec, fold, ds, cfg, run_path=..., **inputs) -> (record, predictions, estimator): the engine's.
 RunUnit = Callable[..., tuple[dict[str, Any], "pd.DataFrame | None", Any]]
-# source_of(spec, fold) -> the trained model that ``fold.init_from`` names (or None when there is none).
-SourceOf = Callable[[ModelSpec, Fold], Any]
+# inputs_of(spec, fold) -> run_unit's other keywords for that unit, asked on this process when it starts:
+# ``source_model`` (the model ``fold.init_from`` names, None when none), ``trained``, ``status``.
+InputsOf = Callable[[ModelSpec, Fold], dict[str, Any]]
 Unit = tuple[ModelSpec, Fold]
 
 CONNECT_TIMEOUT_S = 10.0  # reaching a --scheduler
@@ -77,7 +78,7 @@ class Executor(Protocol):
     def __exit__(self, *exc: Any) -> None: ...
 
     def run(self, units: Sequence[Unit], ds: FERDataset, cfg: RunConfig, run_path: Path,
-            source_of: SourceOf) -> Iterator[Finished]: ...
+            inputs_of: InputsOf) -> Iterator[Finished]: ...
 
 
 def failed_record(spec: ModelSpec, fold: Fold, exc: BaseException) -> dict[str, Any]:
@@ -85,11 +86,12 @@ def failed_record(spec: ModelSpec, fold: Fold, exc: BaseException) -> dict[str, 
             "status": "failed", "message": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
 
 
-def attempt(run_unit: RunUnit, spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source: Any,
-            run_path: Path) -> Finished:
-    """Run one unit; an exception becomes a failed record (one broken model must not lose the others)."""
+def attempt(run_unit: RunUnit, spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, run_path: Path,
+            inputs: Callable[[], dict[str, Any]]) -> Finished:
+    """Run one unit; an exception (in gathering its inputs too) becomes a failed record: one broken model must
+    not lose the others."""
     try:
-        record, predictions, est = run_unit(spec, fold, ds, cfg, source, run_path)
+        record, predictions, est = run_unit(spec, fold, ds, cfg, run_path=run_path, **inputs())
     except Exception as exc:  # noqa: BLE001 - recorded in the unit's file and metrics.csv
         return Finished(spec, fold, failed_record(spec, fold, exc), None)
     return Finished(spec, fold, record, predictions, est)
@@ -109,11 +111,10 @@ class SequentialExecutor:
         return None
 
     def run(self, units: Sequence[Unit], ds: FERDataset, cfg: RunConfig, run_path: Path,
-            source_of: SourceOf) -> Iterator[Finished]:
+            inputs_of: InputsOf) -> Iterator[Finished]:
         for spec, fold in units:
-            # Asked only now: the source unit ran earlier in this loop and the engine kept its model.
-            source = source_of(spec, fold) if fold.init_from else None
-            yield attempt(self.run_unit, spec, fold, ds, cfg, source, run_path)
+            # Asked only now: a source unit ran earlier in this loop and the engine kept its model.
+            yield attempt(self.run_unit, spec, fold, ds, cfg, run_path, lambda s=spec, f=fold: inputs_of(s, f))
 
 
 # ---------------------------------------------------------------------- on a Dask cluster
@@ -166,17 +167,18 @@ def check_worker(job: WorkerJob) -> str:
     return worker_address()
 
 
-def unit_task(job: WorkerJob, spec: ModelSpec, fold: Fold, source: Any, keep_model: bool) -> Finished:
+def unit_task(job: WorkerJob, spec: ModelSpec, fold: Fold, inputs: dict[str, Any], keep_model: bool) -> Finished:
     """One unit on a worker, in a scratch run folder whose files travel back with the result.
 
-    ``source`` is the source unit's ``Finished`` (Dask resolved the dependency) or a model the client loaded.
-    With ``keep_model`` the result keeps the fitted model (for the fine-tuning tasks that depend on it) and
-    its checkpoint file (for the run folder)."""
+    ``inputs["source_model"]`` is the source unit's ``Finished`` (Dask resolved the dependency) or a model the
+    client loaded. With ``keep_model`` the result keeps the fitted model (for the fine-tuning tasks that depend
+    on it) and its checkpoint file (for the run folder)."""
     ds = worker_dataset(job)
+    source = inputs.get("source_model")
     if isinstance(source, Finished):
-        source = source.estimator
+        inputs = {**inputs, "source_model": source.estimator}
     with tempfile.TemporaryDirectory(prefix="fer-bench-unit-") as scratch:
-        done = attempt(job.run_unit, spec, fold, ds, job.cfg, source, Path(scratch))
+        done = attempt(job.run_unit, spec, fold, ds, job.cfg, Path(scratch), lambda: inputs)
         if keep_model and done.estimator is not None and hasattr(done.estimator, "save"):
             done.estimator.save(RunFolder(scratch).checkpoint_path(spec.name, fold.id))
         done.files = {p.relative_to(scratch).as_posix(): p.read_bytes()
@@ -287,7 +289,7 @@ class DaskExecutor:
 
     # ------------------------------------------------------------------ the units
     def run(self, units: Sequence[Unit], ds: FERDataset, cfg: RunConfig, run_path: Path,
-            source_of: SourceOf) -> Iterator[Finished]:
+            inputs_of: InputsOf) -> Iterator[Finished]:
         from distributed import KilledWorker, as_completed
 
         job = self.job
@@ -299,18 +301,17 @@ class DaskExecutor:
         pending: dict[Any, Unit] = {}  # future the client waits for -> its unit
         early: list[Finished] = []
         for spec, fold in units:
-            source: Any = None
-            if fold.init_from:
-                source = produced.get((spec.name, fold.init_from))
-                if source is None:  # finished by an earlier run: its checkpoint, loaded here
-                    try:
-                        source = source_of(spec, fold)
-                    except Exception as exc:  # noqa: BLE001 - this unit fails, the others go on
-                        early.append(Finished(spec, fold, failed_record(spec, fold, exc), None))
-                        continue
+            try:  # e.g. a source finished by an earlier run: its checkpoint, loaded here
+                inputs = inputs_of(spec, fold)
+            except Exception as exc:  # noqa: BLE001 - this unit fails, the others go on
+                early.append(Finished(spec, fold, failed_record(spec, fold, exc), None))
+                continue
+            inputs["status"] = None  # a progress bar of this process: a worker has none to report to
+            if fold.init_from and (spec.name, fold.init_from) in produced:
+                inputs["source_model"] = produced[(spec.name, fold.init_from)]  # Dask hands over its model
             keep = (spec.name, fold.id) in sources
             key = f"{spec.name}|{fold.id}|{self._token}"
-            fut = self.client.submit(unit_task, job, spec, fold, source, keep, key=key, pure=False,
+            fut = self.client.submit(unit_task, job, spec, fold, inputs, keep, key=key, pure=False,
                                      priority=1 if keep else 0,
                                      resources={"GPU": 1} if self.gpu and spec.family == "deep" else None)
             if keep:

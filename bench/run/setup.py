@@ -9,27 +9,44 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import time
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench import __version__
+from bench.core.errors import ConfigError, UnitSkipped
 from bench.core.models import ModelSpec
 from bench.data import catalog
 from bench.data.dataset import FERDataset
+from bench.data.labels import apply_labels
 from bench.results.folder import RunFolder
 from bench.run.config import RunConfig
+from bench.run.unit import build_kwargs
 from protocols import Fold, Protocol
 
 VERSIONED_PACKAGES = ("numpy", "scikit-learn", "scikit-image", "PyWavelets", "xgboost", "torch", "torchvision",
-                      "optuna", "pandas", "opencv-python-headless")
+                      "optuna", "pandas", "opencv-python-headless", "scikit-learn-intelex", "cuml-cu12")
 
 
 def prepare(cfg: RunConfig, protocol: Protocol | None = None) -> tuple[FERDataset, dict[str, Any]]:
-    """The dataset the protocol splits, and the facts of each dataset it was made from (for the manifest)."""
+    """The dataset the protocol splits (each loaded dataset after ``--labels``), and the facts of each dataset
+    it was made from (for the manifest; a role with several datasets as ``ROLE:SPEC``)."""
     protocol = protocol or cfg.make_protocol()
-    loaded = {role: catalog.load(spec, cfg.data_dir) for role, spec in cfg.data_specs().items()}
-    return protocol.prepare(loaded), {role: _dataset_facts(ds) for role, ds in loaded.items()}
+    loaded: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
+    for role, spec in cfg.data_specs().items():
+        specs = catalog.split_specs(spec) if role in protocol.multi_roles else [spec]
+        if role in protocol.multi_roles and len(set(specs)) != len(specs):
+            raise ConfigError(f"--{role} '{spec}' names a dataset twice")
+        datasets = {s: apply_labels(catalog.load(s, cfg.data_dir), cfg.labels) for s in specs}
+        loaded[role] = datasets if role in protocol.multi_roles else datasets[spec]
+        for s, ds in datasets.items():
+            facts[role if len(specs) == 1 else f"{role}:{s}"] = _dataset_facts(ds)
+    return protocol.prepare(loaded), facts
 
 
 def _dataset_facts(ds: FERDataset) -> dict[str, Any]:
@@ -49,22 +66,109 @@ def versions() -> dict[str, str]:
     return out
 
 
+PRESET_NAME = re.compile(r"^(default|paper|paper\d{3})$")
+
+
+def fold_digest(fold: Fold) -> str:
+    """Identifies a fold's training and validation indices (a source model is reused only on the same ones)."""
+    h = hashlib.sha256(np.asarray(fold.train, dtype=np.int64).tobytes())
+    h.update(b"|")
+    h.update(np.asarray(fold.val, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def source_models(cfg: RunConfig, facts: dict[str, Any], folds: list[Fold], specs: list[ModelSpec]
+                  ) -> dict[tuple[str, str], Path]:
+    """``--source-run RUN``: the saved source model of each (model, source fold) this run would train.
+
+    RUN must be a cross-dataset run on the same source data, whose source folds hold the same indices; every
+    selected model needs its saved source model there. Anything else is refused before a unit runs.
+    """
+    if not cfg.source_run:
+        return {}
+    other = RunFolder(cfg.source_run)
+    if not other.exists():
+        raise ConfigError(f"--source-run {cfg.source_run} is not a run folder (no manifest.json)")
+    manifest = other.read_manifest()
+    if manifest.get("config", {}).get("protocol") != cfg.protocol or "source" not in manifest.get("data", {}):
+        raise ConfigError(f"--source-run {cfg.source_run} is not a {cfg.protocol} run; give a cross-dataset run folder")
+    theirs, ours = manifest["data"]["source"].get("fingerprint"), facts["source"]["fingerprint"]
+    if theirs != ours:
+        raise ConfigError(f"--source-run {cfg.source_run} trained on other source data (fingerprint {theirs}, "
+                          f"this run's {ours}); give a run on the same --source")
+    their_folds = {f["id"]: f.get("digest") for f in manifest.get("folds", [])}
+    needed = [f for f in folds if f.init_from is None and f.variant == "zero-shot"]
+    out: dict[tuple[str, str], Path] = {}
+    for fold in needed:
+        if their_folds.get(fold.id) != fold_digest(fold):
+            raise ConfigError(f"--source-run {cfg.source_run}: its {fold.id} fold holds other source indices (another "
+                              "--seed, --source-split or --val-size); use the same split options")
+        for spec in specs:
+            path = other.checkpoint_path(spec.name, fold.id)
+            if not path.exists():
+                raise ConfigError(f"--source-run {cfg.source_run} has no saved source model of {spec.name} "
+                                  f"({path} is missing); deep source models are saved when fine-tuning folds run")
+            out[(spec.name, fold.id)] = path
+    return out
+
+
+def check_models(specs: list[ModelSpec], preset: str) -> dict[str, list[str]]:
+    """Refuse a preset a selected deep model does not have, before any data is loaded; return, per model, where
+    its preset cannot follow the paper as written (printed at the start of the run, kept in the manifest)."""
+    if not PRESET_NAME.match(preset):
+        raise ConfigError(f"--preset '{preset}' is not default, paper or paperNNN (e.g. paper001)")
+    lacking = [s.name for s in specs if s.family == "deep" and preset not in s.tags.get("presets", (preset,))]
+    if lacking:
+        raise ConfigError(f"--preset {preset}: {', '.join(lacking)} have no such preset; 'bench models --show NAME' "
+                          "lists a model's presets (or give the preset per model: 'NAME:preset=paper')")
+    notes = {}
+    for s in specs:
+        facts = s.describe() if s.describe else {}
+        own = s.settings_given.get("preset", preset)
+        if facts.get("notes", {}).get(own):
+            notes[s.name] = list(facts["notes"][own])
+    return notes
+
+
+def check_validation(specs: list[ModelSpec], folds: list[Fold], cfg: RunConfig) -> None:
+    """Without a validation split (``--val-size 0``) a deep model trains its preset's fixed epochs and keeps the
+    last weights; a recipe whose epochs are only a cap for early stopping cannot, and is refused up front."""
+    if all(len(f.val) for f in folds):
+        return
+    for spec in specs:
+        if not spec.uses_validation:
+            continue
+        try:
+            est = spec.build(**build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device="cpu", epochs=cfg.epochs))
+        except UnitSkipped:
+            continue  # reported as skipped when its unit runs
+        if callable(getattr(est, "needs_validation", None)) and est.needs_validation():
+            raise ConfigError(f"--val-size 0: {spec.name}'s {cfg.preset} preset trains up to its epochs and stops "
+                              f"early on a validation split; give --val-size > 0, or fixed epochs with "
+                              f"'{spec.name}:epochs=N,needs_validation=false'")
+
+
 def start_run(cfg: RunConfig, protocol: Protocol, ds: FERDataset, facts: dict[str, Any], folds: list[Fold],
-              specs: list[ModelSpec]) -> RunFolder:
+              specs: list[ModelSpec], notes: dict[str, list[str]] | None = None) -> RunFolder:
     """Create the run folder with its manifest, or check that an existing one holds the same run."""
     run = RunFolder(cfg.run_path())
     manifest = {
         "run_id": run.path.name,
         "command": cfg.command,
         "config": cfg.as_dict(),
+        "experiment": cfg.experiment(),
         "config_key": hashlib.sha256(json.dumps(cfg.identity(), sort_keys=True, default=str).encode()).hexdigest()[:16],
         "protocol": {"name": cfg.protocol, "description": protocol.describe(), "params": protocol.config()},
         "data": facts,
         "dataset_fingerprint": ds.fingerprint(),
+        "left_out": ds.info.get("left_out", {}),
         "classes": ds.class_names,
         "models": [s.name for s in specs],
+        "model_settings": {s.name: {"model": s.base, "settings": s.settings_given, "resolved": s.build_params}
+                           for s in specs if s.base},
+        "notes": notes or {},
         "folds": [{"id": f.id, "variant": f.variant, "n_train": len(f.train), "n_val": len(f.val),
-                   "tests": {k: len(v) for k, v in f.tests.items()}} for f in folds],
+                   "tests": {k: len(v) for k, v in f.tests.items()}, "digest": fold_digest(f)} for f in folds],
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -41,7 +41,7 @@ from optuna.trial import FixedTrial, FrozenTrial, TrialState
 from bench.core.errors import BenchError, ConfigError
 from bench.core.models import MODELS, ModelSpec
 from bench.data.dataset import FERDataset
-from bench.results.folder import RunFolder
+from bench.results.folder import RunFolder, path_part
 from bench.run.config import RunConfig
 from bench.run.setup import prepare, start_run
 from bench.run.unit import build_estimator, build_kwargs, fit_and_score, model_size
@@ -241,7 +241,7 @@ def _sqlite_sync_normal(engine: Any) -> None:
 
 
 def tuning_path(run_path: str | Path, model: str, fold_id: str) -> Path:
-    return Path(run_path) / "tuning" / model / f"{fold_id}.json"
+    return Path(run_path) / "tuning" / path_part(model) / f"{fold_id}.json"
 
 
 def save_result(run_path: str | Path, model: str, fold_id: str, result: TuneResult) -> Path:
@@ -551,13 +551,14 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
 
 # ---------------------------------------------------------------------- bench run --tune N
 def tune_fold(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: RunConfig, build_kwargs: dict[str, Any],
-              run_path: str | Path, *, timeout: float | None = None, source_model: Any = None) -> TuneResult:
+              run_path: str | Path, *, timeout: float | None = None, source_model: Any = None,
+              log: Callable[[str], None] | None = None) -> TuneResult:
     """For ``bench run --tune N``: tune on the fold's training part; the best parameters are also saved to
     ``RUN/tuning/MODEL/FOLD.json``. An already finished study (``bench tune`` shares it) is only read."""
     result = tune_unit(spec, fold, ds, n_trials=cfg.tune, timeout=timeout,
                        storage=cfg.storage or default_storage(run_path),
                        study_name=cfg.study_name(spec.name, fold.id), seed=cfg.seed, build_kwargs=build_kwargs,
-                       source_model=source_model)
+                       source_model=source_model, log=log)
     save_result(run_path, spec.name, fold.id, result)
     return result
 
@@ -566,7 +567,8 @@ def tuned_estimator(spec: ModelSpec, fold: Any, ds: FERDataset, cfg: RunConfig, 
                     run_path: str | Path, *, timeout: float | None = None,
                     source_model: Any = None) -> tuple[Any, dict[str, Any]]:
     """The unfitted tuned estimator of one fold and its record (as the engine builds it)."""
-    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                          accel=cfg.accel)
     result = tune_fold(spec, fold, ds, replace(cfg, tune=n_trials), kwargs, run_path, timeout=timeout,
                        source_model=source_model)
     return build_estimator(spec, kwargs, result.best_params, fold=fold, source_model=source_model), result.record()
@@ -629,7 +631,8 @@ def tune_from_args(args: argparse.Namespace) -> int:
 
     main_thread = threading.current_thread() is threading.main_thread()  # only it may install handlers
     previous = signal.signal(signal.SIGTERM, on_term) if main_thread else None
-    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs)
+    kwargs = build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
+                          accel=cfg.accel)
     try:
         result = tune_unit(spec, fold, ds, n_trials=cfg.tune, timeout=args.timeout, storage=storage,
                            study_name=name, seed=cfg.seed, build_kwargs=kwargs, heartbeat=heartbeat or None, log=log)

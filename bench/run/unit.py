@@ -7,9 +7,11 @@ scored exactly as the run scores it.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +20,14 @@ import pandas as pd
 from bench.core.contracts import EpochCallback, fitted_classes
 from bench.core.emotions import EMOTIONS
 from bench.core.errors import ConfigError, UnitSkipped
+from bench.core.heartbeat import Heartbeat
 from bench.core.models import ModelSpec
+from bench.core.resources import available_memory, gib
 from bench.data.dataset import FERDataset
 from bench.results.metrics import align_proba, score
+
+# A classical fit or prediction that runs longer than this says so, every HEARTBEAT_EVERY_S, through ``status``.
+HEARTBEAT_AFTER_S, HEARTBEAT_EVERY_S = 3.0, 1.0
 
 # (role, indices) -> (images, labels). Roles: "fit" (training data), "validate" (early stopping) and "score".
 Take = Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -35,15 +42,35 @@ class UnitOutcome:
     probabilities: dict[str, np.ndarray]
     fit_time_s: float
     predict_ms_per_image: float
+    backend: str | None = None  # the library that fitted a classical model (baselines.backends)
+    iterations: int | None = None  # solver iterations, where the model reports them
 
 
 def build_kwargs(spec: ModelSpec, *, seed: int, preset: str = "default", device: str = "auto",
-                 epochs: int | None = None) -> dict[str, Any]:
-    """The keywords a registered builder gets (run and tuning alike)."""
+                 epochs: int | None = None, accel: str = "sklearn") -> dict[str, Any]:
+    """The keywords a registered builder gets (run and tuning alike). ``accel`` is the run's backend for
+    classical estimators (``RunConfig.accel``), given to builders that take ``backend``."""
     if spec.family == "deep":
         extra = {"epochs": epochs} if epochs is not None else {}
         return {"seed": seed, "preset": preset, "device": device, **extra}
+    if accel != "sklearn" and "backend" in inspect.signature(spec.build).parameters:
+        return {"seed": seed, "backend": accel}
     return {"seed": seed}
+
+
+def check_memory(spec: ModelSpec, est: Any, ds: FERDataset, n_samples: int) -> None:
+    """Fail at once, in one line, when the model's own estimate of its fit (``memory_estimate``) exceeds the
+    memory available now: before minutes of feature extraction, not in the out-of-memory killer after them."""
+    estimate = getattr(est, "memory_estimate", None)
+    if not callable(estimate):
+        return
+    need = estimate(n_samples, tuple(ds.image_size), len(ds.classes))
+    available = available_memory()
+    if need.peak > available:
+        raise ConfigError(
+            f"{spec.name} needs about {gib(need.peak)} to fit {n_samples:,} images ({need.largest()} "
+            f"{gib(need.parts[need.largest()])}; estimated), more than the {gib(available)} available now; "
+            "free memory, or fit fewer images")
 
 
 def build_estimator(spec: ModelSpec, kwargs: Mapping[str, Any], params: Mapping[str, Any] | None = None, *,
@@ -79,10 +106,17 @@ def _take_from(ds: FERDataset) -> Take:
 
 def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray, val_idx: np.ndarray | None,
                   eval_sets: Mapping[str, np.ndarray], *, callbacks: Sequence[EpochCallback] = (),
-                  take: Take | None = None) -> UnitOutcome:
+                  take: Take | None = None, status: Callable[[str], None] | None = None,
+                  checkpoint: Path | None = None) -> UnitOutcome:
     """Fit ``est`` on ``fit_idx`` (early-stopping on ``val_idx`` when the model uses validation) and score it
-    on each of ``eval_sets``. Every slice of the data goes through ``take``, so a caller can log it."""
+    on each of ``eval_sets``. Every slice of the data goes through ``take``, so a caller can log it.
+
+    A model with a ``memory_estimate`` is checked against the available memory first (``check_memory``).
+    ``status`` (e.g. a progress bar's ``set_postfix_str``) hears "fitting 42 s" every second of a fit or a
+    prediction that lasts more than a few seconds; deep models report their epochs through ``callbacks``.
+    ``checkpoint``: where a model that saves its state per epoch (``fit(..., checkpoint=PATH)``) keeps it."""
     take = take or _take_from(ds)
+    check_memory(spec, est, ds, len(fit_idx))
     X, y = take("fit", np.asarray(fit_idx))
     t0 = time.perf_counter()
     if spec.uses_validation:
@@ -91,21 +125,35 @@ def fit_and_score(spec: ModelSpec, est: Any, ds: FERDataset, fit_idx: np.ndarray
             fit_kw["X_val"], fit_kw["y_val"] = take("validate", np.asarray(val_idx))
         if callbacks:
             fit_kw["callbacks"] = list(callbacks)
+        if checkpoint is not None and "checkpoint" in inspect.signature(est.fit).parameters:
+            fit_kw["checkpoint"] = checkpoint
         est.fit(X, y, **fit_kw)
     else:
-        est.fit(X, y)
+        with Heartbeat(status, "fitting", after=HEARTBEAT_AFTER_S, every=HEARTBEAT_EVERY_S):
+            est.fit(X, y)
     fit_time = time.perf_counter() - t0
+    iterations = est.fit_iterations() if callable(getattr(est, "fit_iterations", None)) else None
+    return score_sets(est, ds, eval_sets, take=take, fit_time_s=fit_time, iterations=iterations,
+                      status=None if spec.uses_validation else status)
 
+
+def score_sets(est: Any, ds: FERDataset, eval_sets: Mapping[str, np.ndarray], *, take: Take | None = None,
+               fit_time_s: float = 0.0, iterations: int | None = None,
+               status: Callable[[str], None] | None = None) -> UnitOutcome:
+    """Score a fitted model on each of ``eval_sets`` (a model trained elsewhere, e.g. ``--source-run``)."""
+    take = take or _take_from(ds)
     metrics, probabilities, predict_time, n_pred = {}, {}, 0.0, 0
     for name, idx in eval_sets.items():
         X_eval, y_eval = take("score", np.asarray(idx))
         t0 = time.perf_counter()
-        proba = align_proba(est.predict_proba(X_eval), fitted_classes(est), ds.classes)
+        with Heartbeat(status, f"predicting {name}", after=HEARTBEAT_AFTER_S, every=HEARTBEAT_EVERY_S):
+            proba = align_proba(est.predict_proba(X_eval), fitted_classes(est), ds.classes)
         predict_time += time.perf_counter() - t0
         n_pred += len(idx)
         metrics[name] = score(y_eval, proba, ds.classes)
         probabilities[name] = proba
-    return UnitOutcome(est, metrics, probabilities, fit_time, 1000 * predict_time / max(n_pred, 1))
+    return UnitOutcome(est, metrics, probabilities, fit_time_s, 1000 * predict_time / max(n_pred, 1),
+                       backend=getattr(est, "backend_", None), iterations=iterations)
 
 
 def model_size(est: Any) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,21 +21,26 @@ from deep.nets.base import FERNet
 if TYPE_CHECKING:
     from deep.config import TrainConfig
 
-PRESETS = ("default", "paper")
+PRESETS = ("default", "paper")  # every architecture has these; some also a named paper's ("paper001")
+PAPER_PRESET = re.compile(r"^paper\d{3}$")
 INITS = ("scratch", "imagenet")
 
-# A recipe turns (architecture, whether it starts from ImageNet weights) into a training configuration.
+# A recipe turns (architecture, whether it starts from ImageNet weights) into a training configuration
+# (``deep.recipes.Recipe``, which also says what its paper states).
 Recipe = Callable[["Arch", bool], "TrainConfig"]
 
 
 @dataclass(frozen=True)
 class ModelVariant:
-    """One registered model built on an architecture: its name, how it starts, its line in ``bench models``."""
+    """One registered model built on an architecture: its name, how it starts, its line in ``bench models``, and
+    per preset where it cannot follow the paper as written (gray input to ImageNet weights, a stem they do not
+    fit)."""
 
     name: str
     init: str  # "scratch" or "imagenet"
     doc: str
     in_default_set: bool = False
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
@@ -47,9 +53,9 @@ class ModelVariant:
 class Arch:
     """build(n_classes, *, input_size, pretrained, **arch_kwargs) -> FERNet, and what goes with it.
 
-    ``presets`` maps each preset name to its recipe; ``paper`` names the papers it comes from;
-    ``tv_name`` is the torchvision name for ImageNet weights (None: scratch only). ``our_choices`` lists, per
-    preset, the settings the paper does not state (so fer-bench chose them).
+    ``presets`` maps each preset name to its recipe (``default``, ``paper`` and, for a network two papers use,
+    the other paper's as ``paperNNN``); ``paper`` names the papers it comes from; ``tv_name`` is the torchvision
+    name for ImageNet weights (None: scratch only).
     """
 
     name: str
@@ -61,7 +67,6 @@ class Arch:
     presets: dict[str, Recipe]
     models: tuple[ModelVariant, ...]
     tv_name: str | None = None
-    our_choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         what = f"architecture '{self.name}'"
@@ -71,6 +76,9 @@ class Arch:
         missing = [p for p in PRESETS if not callable(self.presets.get(p))]
         if missing:
             raise ConfigError(f"{what}: registration is missing the preset(s) {', '.join(missing)}")
+        odd = [p for p in self.presets if p not in PRESETS and not PAPER_PRESET.match(p)]
+        if odd:
+            raise ConfigError(f"{what}: preset names {', '.join(odd)} are not default, paper or paperNNN")
         if not self.models:
             raise ConfigError(f"{what}: registration is missing 'models' (the names it is offered under)")
         if any(v.init == "imagenet" for v in self.models) and self.tv_name is None:

@@ -11,7 +11,6 @@ also makes VGG usable at 48x48). ``finetune="head"`` trains that Linear only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -24,9 +23,6 @@ from deep import recipes
 from deep.nets.arch import Arch, ModelVariant, Recipe, register_arch
 from deep.nets.base import IMAGENET_GRAY, FERNet, NetSpec
 from deep.nets.weights import gray_conv, load_imagenet
-
-if TYPE_CHECKING:
-    from deep.config import TrainConfig
 
 
 class ResNetFER(FERNet):
@@ -189,56 +185,61 @@ def _tv_build(tv_name: str, name: str) -> Callable[..., FERNet]:
     return build
 
 
-def _resnet18_paper(arch: Arch, pretrained: bool) -> TrainConfig:
-    """With ImageNet weights paper 001's recipe; from scratch paper 003's (its CIFAR-style ResNet18)."""
-    return recipes.paper001(arch, pretrained) if pretrained else recipes.paper003_sgd(arch, pretrained)
+_PAPER_PRESETS = ("paper", "paper001", "paper003", "paper004")
 
 
-def _imagenet(name: str, doc: str, *, default: bool = False) -> ModelVariant:
-    return ModelVariant(name, "imagenet", doc, in_default_set=default)
+def _imagenet(name: str, doc: str, *, default: bool = False, **notes: tuple[str, ...]) -> ModelVariant:
+    """A model on ImageNet weights: under every paper preset it says it sees gray images, plus its own notes."""
+    return ModelVariant(name, "imagenet", doc, in_default_set=default,
+                        notes={p: (recipes.GRAY_INPUT, *notes.get(p, ())) for p in _PAPER_PRESETS})
 
 
 def _scratch(name: str, doc: str) -> ModelVariant:
     return ModelVariant(f"{name}-scratch", "scratch", doc)
 
 
-# tv name -> (doc, papers, paper recipe, registered models); small default inputs so CPU runs finish, the
-# papers' 224 (Inception: its 299) in the paper preset.
-_BACKBONES: dict[str, tuple[str, str, Recipe, tuple[ModelVariant, ...]]] = {
-    "resnet18": ("ResNet-18", "001,003", _resnet18_paper, (
-        _imagenet("resnet18", "ResNet-18, ImageNet weights (papers 001, 003), new head; skipped when the weights "
-                              "are not cached.", default=True),
-        _scratch("resnet18", "ResNet-18 from scratch (paper 003's CIFAR-style ResNet18 in the paper preset)."))),
-    "resnet34": ("ResNet-34", "001", recipes.paper001, (
+_STEM_NOTE = ("stem: paper 003 describes a 3x3 Conv2d(3, 64) stem, which ImageNet weights do not fit; resnet18 keeps "
+              "the 7x7 ImageNet stem (resnet18-scratch has the 3x3 one)")
+_VGG19_NOTE = "batch norm: paper 003's VGG19 has a BatchNorm2d after each convolution (vgg19-bn); this one has none"
+
+# tv name -> (doc, papers, presets besides default, registered models); small default inputs so CPU runs finish,
+# the papers' 224 (Inception: its 299) in their presets.
+_BACKBONES: dict[str, tuple[str, str, dict[str, Recipe], tuple[ModelVariant, ...]]] = {
+    "resnet18": ("ResNet-18", "003,001", {"paper": recipes.paper003_sgd, "paper001": recipes.paper001}, (
+        _imagenet("resnet18", "ResNet-18, ImageNet weights (papers 003, 001), new head; skipped when the weights "
+                              "are not cached.", default=True, paper=(_STEM_NOTE,)),
+        _scratch("resnet18", "ResNet-18 from scratch (paper 003's CIFAR-style 3x3 stem in the paper preset)."))),
+    "resnet34": ("ResNet-34", "001", {"paper": recipes.paper001}, (
         _imagenet("resnet34", "ResNet-34, ImageNet weights (paper 001), new head."),)),
-    "resnet50": ("ResNet-50", "001", recipes.paper001, (
+    "resnet50": ("ResNet-50", "001", {"paper": recipes.paper001}, (
         _imagenet("resnet50", "ResNet-50, ImageNet weights (paper 001), new head."),)),
-    "resnet152": ("ResNet-152", "001", recipes.paper001, (
+    "resnet152": ("ResNet-152", "001", {"paper": recipes.paper001}, (
         _imagenet("resnet152", "ResNet-152, ImageNet weights (paper 001), new head."),)),
-    "vgg16": ("VGG-16", "001", recipes.paper001, (
-        _imagenet("vgg16", "VGG-16, ImageNet weights (paper 001: dense only / + block 5 / entire model), new head."),
-        _scratch("vgg16", "VGG-16 from scratch (paper 001's \"from scratch\" training mode)."))),
-    "vgg19": ("VGG-19", "003", recipes.paper003_sgd, (
-        _imagenet("vgg19", "VGG-19, ImageNet weights (paper 003), new Linear(512, classes) head."),)),
-    "vgg19_bn": ("VGG-19 with batch norm", "001", recipes.paper001, (
-        _imagenet("vgg19-bn", "VGG-19 with batch norm, ImageNet weights (paper 001), new head."),)),
-    "densenet161": ("DenseNet-161", "001", recipes.paper001, (
+    "vgg16": ("VGG-16", "001", {"paper": recipes.paper001}, (
+        _imagenet("vgg16", "VGG-16, ImageNet weights (paper 001: finetune=head / head+last / all), new head."),
+        _scratch("vgg16", "VGG-16 from scratch (paper 001's \"whole model from scratch\" training mode)."))),
+    "vgg19": ("VGG-19", "003", {"paper": recipes.paper003_sgd}, (
+        _imagenet("vgg19", "VGG-19 without batch norm, ImageNet weights; paper 003's VGG19 has it: vgg19-bn.",
+                  paper=(_VGG19_NOTE,)),)),
+    "vgg19_bn": ("VGG-19 with batch norm", "003,001", {"paper": recipes.paper003_sgd, "paper001": recipes.paper001}, (
+        _imagenet("vgg19-bn", "VGG-19 with batch norm, ImageNet weights (paper 003's VGG19, paper 001's VGG-19-BN), "
+                              "new head."),)),
+    "densenet161": ("DenseNet-161", "001", {"paper": recipes.paper001}, (
         _imagenet("densenet161", "DenseNet-161, ImageNet weights (paper 001's best), new head."),)),
-    "inception_v3": ("Inception-v3", "001", recipes.paper001, (
+    "inception_v3": ("Inception-v3", "001", {"paper": recipes.paper001}, (
         _imagenet("inception-v3", "Inception-v3, ImageNet weights (paper 001), new head; input >= 75 (299 in the "
                                   "paper preset)."),)),
-    "efficientnet_b0": ("EfficientNet-B0", "004", recipes.paper004, (
+    "efficientnet_b0": ("EfficientNet-B0", "004", {"paper": recipes.paper004}, (
         _imagenet("efficientnet-b0", "EfficientNet-B0, ImageNet weights, two-phase fine-tuning in the paper preset "
                                      "(paper 004)."),
         _scratch("efficientnet-b0", "EfficientNet-B0 from scratch (the no-transfer reference for paper 004)."))),
-    **{f"efficientnet_b{i}": (f"EfficientNet-B{i}", "004", recipes.paper004, (
+    **{f"efficientnet_b{i}": (f"EfficientNet-B{i}", "004", {"paper": recipes.paper004}, (
         _imagenet(f"efficientnet-b{i}", f"EfficientNet-B{i}, ImageNet weights (paper 004)."),)) for i in range(1, 8)},
 }
-
-for _tv, (_doc, _paper, _recipe, _models) in _BACKBONES.items():
+for _tv, (_doc, _paper, _presets, _models) in _BACKBONES.items():
     _name = _tv.replace("_", "-")
     _default = 75 if _tv == "inception_v3" else 64 if _tv.startswith(("vgg", "densenet")) else 48
     register_arch(Arch(_name, _tv_build(_tv, _name), doc=f"torchvision {_doc} with a gray stem and a new head",
                        paper=_paper, default_size=_default, paper_size=299 if _tv == "inception_v3" else 224,
-                       presets={"default": recipes.default, "paper": _recipe}, models=_models, tv_name=_tv))
-del _tv, _doc, _paper, _recipe, _models, _name, _default
+                       presets={"default": recipes.default, **_presets}, models=_models, tv_name=_tv))
+del _tv, _doc, _paper, _presets, _models, _name, _default

@@ -28,6 +28,7 @@ def standard_cnn(n_classes: int, input_size: int = 48, kernel: int = 3, dropout:
 
 register_arch(Arch(
     "standard-cnn", scratch_only(standard_cnn), doc="Papers 001/004 standard CNN: 2 conv-pool stages + dense",
-    paper="001,004", default_size=48, paper_size=48, presets={"default": recipes.default, "paper": recipes.paper001},
+    paper="001,004", default_size=48, paper_size=48,
+    presets={"default": recipes.default, "paper": recipes.paper001, "paper004": recipes.paper004_standard},
     models=(ModelVariant("standard-cnn", "scratch", "Papers 001/004 standard CNN: 2 conv-pool stages + dense, input "
                                                     "size 48..360 (input_size=)."),)))
