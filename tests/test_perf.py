@@ -99,3 +99,17 @@ def test_perf_classical_without_the_backend_says_how_to_install_it(capsys, monke
     monkeypatch.setattr("baselines.backends.Backend.installed", lambda self: self.name == "sklearn")
     assert main(["perf", "classical", "--dataset", "synth-lab:n=160", "--accel", "sklearn,intelex"]) == 2
     assert "scikit-learn-intelex not installed: pip install" in capsys.readouterr().err
+
+
+def test_perf_parallel_times_one_process_and_a_local_cluster_on_the_same_run(tmp_path):
+    out = tmp_path / "parallel.json"
+    assert main(["perf", "parallel", "--dataset", "synth-lab:subjects=12,n=144", "--model", "lbp-logreg",
+                 "--folds", "2", "--json", str(out)]) == 0
+    seq, par = json.loads(out.read_text())
+    assert seq["executor"] == "one process" and par["executor"] == "local Dask cluster" and par["workers"] == 2
+    assert seq["command"] == par["command"] and "--model lbp-logreg --folds 2" in seq["command"]
+    assert seq["units"] == par["units"] == 2 and par["same_metrics"] is True
+    assert seq["wall_s"] > 0 and par["wall_s"] > 0 and par["target"] == 1.6
+    assert par["speedup"] == pytest.approx(seq["wall_s"] / par["wall_s"], rel=0.05, abs=0.02)
+    assert par["speedup_ok"] == (par["speedup"] >= 1.6)
+    assert main(["perf", "parallel", "--workers", "1"]) == 2

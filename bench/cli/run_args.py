@@ -103,3 +103,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep every unit's fitted model in RUN/models/<model>/ (and its last epoch state)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars: one line per finished unit, and per epoch of a deep unit")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run the (model, fold) units on a local Dask cluster of N worker processes (--threads "
+                        "each, default 1); results are the same as in one process")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the units on an existing Dask cluster, e.g. tcp://HOST:8786 (started with 'dask "
+                        "scheduler' and 'dask worker', or by dask-jobqueue); workers need the dataset cache")

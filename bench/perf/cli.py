@@ -60,6 +60,15 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--model", default="classical",
                    help="models: names, patterns, classical (the default set) or deep (default: classical)")
     s.add_argument("--plot", default="perf-scale.png", help="log-log plot file (default: perf-scale.png)")
+    par = sub.add_parser("parallel", help="one run in one process vs on a local Dask cluster (--workers N)",
+                         description="Time the classical default set under k-fold in one process and then with "
+                                     "--workers N (a local Dask cluster), each run in a fresh child process; check "
+                                     "both give the same metrics and print the speed-up (target 1.6x with 2 "
+                                     "workers on 2 cores).")
+    par.add_argument("--dataset", default="synth-lab", help="dataset or spec to run on (default: synth-lab)")
+    par.add_argument("--model", default="classical", help="models to run (default: classical, the default set)")
+    par.add_argument("--folds", type=int, default=5, help="k-fold folds (default: 5)")
+    par.add_argument("--workers", type=int, default=2, help="worker processes of the Dask run (default: 2)")
     c = sub.add_parser("classical", help="the classical default set on one split under each backend: time, accuracy",
                        description="Fit and score every classical default-set pipeline on the dataset's official "
                                    "split (a stratified 80/20 hold-out without one) under each backend (--accel) "
@@ -78,7 +87,7 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument("--data-dir", default=None, metavar="DIR", help="where imported datasets are cached")
     for q in (t, r, s, c):
         add_threads_argument(q)
-    for q in (f, t, r, s, c):
+    for q in (f, t, r, s, c, par):
         q.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON to FILE")
 
 
@@ -111,6 +120,10 @@ def perf_from_args(args: argparse.Namespace) -> int:
                 for m in args.model.split(",") if m.strip()]
     elif args.perf_command == "run":
         rows = [time_run(args.args.split())]
+    elif args.perf_command == "parallel":
+        from bench.perf.parallel import parallel_benchmark, run_args
+
+        rows = parallel_benchmark(run_args(args.dataset, args.model, args.folds), args.workers)
     elif args.perf_command == "scale":
         from bench.core.models import resolve_models
         from bench.perf.classical import backends_of

@@ -51,6 +51,16 @@ class RunConfig:
     data_dir: str | None = None
     progress: bool = True
     command: list[str] = field(default_factory=list)
+    workers: int | None = None  # --workers N: units on a local Dask cluster of N processes
+    scheduler: str | None = None  # --scheduler tcp://HOST:PORT: units on an existing Dask cluster
+    threads: int | None = None  # --threads: per Dask worker (default 1), else torch's threads in this process
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {self.workers} (leave it out to run in this process)")
+        if self.workers is not None and self.scheduler:
+            raise ConfigError("give --workers N (a local Dask cluster) or --scheduler tcp://HOST:PORT (an existing "
+                              "one), not both")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunConfig:
@@ -75,7 +85,9 @@ class RunConfig:
                    save_models=bool(getattr(args, "save_models", False)), tune=tune,
                    storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
                    progress=not getattr(args, "no_progress", False),
-                   command=getattr(args, "command_line", None) or ["bench", *sys.argv[1:]])
+                   command=getattr(args, "command_line", None) or ["bench", *sys.argv[1:]],
+                   workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None),
+                   threads=getattr(args, "threads", None))
 
     # ------------------------------------------------------------------ the protocol and its data
     @property

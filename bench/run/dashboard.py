@@ -144,7 +144,9 @@ def dashboard_from_args(args: argparse.Namespace) -> int:
     warning = exposure_warning(args.host)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    print(f"optuna-dashboard on {storage}: {server.url} (Ctrl-C stops it)", flush=True)
+    from bench.run.tuning import storage_address
+
+    print(f"optuna-dashboard on {storage_address(storage)}: {server.url} (Ctrl-C stops it)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -11,13 +11,14 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from bench.core.errors import BenchError, ConfigError, UnitSkipped
+from bench.core.errors import ConfigError, UnitSkipped
 from bench.core.models import ModelSpec, resolve_models
 from bench.data.dataset import FERDataset
 from bench.results.folder import RunFolder
 from bench.run import tuning
 from bench.run.config import RunConfig
 from bench.run.ensemble import add_ensembles
+from bench.run.executors import Executor, open_executor
 from bench.run.progress import EpochProgress
 from bench.run.setup import check_models, check_validation, prepare, source_models, start_run
 from bench.run.unit import (
@@ -30,7 +31,7 @@ from bench.run.unit import (
     score_sets,
 )
 from leaderboard.build import run_summary_markdown
-from protocols import Fold
+from protocols import Fold, Protocol
 from protocols.leakage import coverage, fold_leakage
 
 __all__ = ["RunConfig", "execute", "prepare", "run_from_args", "run_unit"]
@@ -110,6 +111,16 @@ def execute(cfg: RunConfig) -> int:
     folds = list(protocol.split(ds))
     check_validation(specs, folds, cfg)
     given = source_models(cfg, facts, folds, specs)
+    if cfg.tune and cfg.storage:
+        tuning.reach_storage(cfg.storage)  # an unreachable database fails before anything is written
+    # A Dask cluster is reached and its workers checked before anything is written, and closed on the way out.
+    with open_executor(cfg, run_unit, ds, specs) as executor:
+        return _run_units(cfg, executor, protocol, specs, ds, facts, folds, notes, given)
+
+
+def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: list[ModelSpec], ds: FERDataset,
+               facts: dict[str, Any], folds: list[Fold], notes: dict[str, list[str]],
+               given: dict[tuple[str, str], Path]) -> int:
     run = start_run(cfg, protocol, ds, facts, folds, specs, notes)
     for name, lines in notes.items():
         for line in lines:
@@ -120,27 +131,29 @@ def execute(cfg: RunConfig) -> int:
     units = [(s, f) for s in specs for f in folds if s.family in f.families]
     sources_needed = {(s.name, f.init_from) for s, f in units if f.init_from}
     trained: dict[tuple[str, str], Any] = {}
-    failed = skipped = done_before = 0
+    failed = skipped = 0
     print(f"run {run.path}: {len(specs)} models x {len(folds)} folds = {len(units)} units "
           f"({protocol.describe()})", file=sys.stderr)
-    bar = tqdm(units, total=len(units), unit="unit", disable=not cfg.progress, dynamic_ncols=True, file=sys.stderr)
-    for spec, fold in bar:
-        bar.set_description(f"{spec.name} {fold.id}")
-        if run.unit_done(spec.name, fold.id):
-            done_before += 1
-            continue
+    todo = [(s, f) for s, f in units if not run.unit_done(s.name, f.id)]
+    done_before = len(units) - len(todo)
+
+    bar = tqdm(total=len(units), initial=done_before, unit="unit", disable=not cfg.progress, dynamic_ncols=True,
+               file=sys.stderr)
+
+    def inputs_of(spec: ModelSpec, fold: Fold) -> dict[str, Any]:
+        """run_unit's keywords for one unit, asked when it starts: the model it fine-tunes (trained earlier in
+        this run), the model it only scores (--source-run), where a fit reports its progress."""
         source = None
         if fold.init_from:
             source = trained.get((spec.name, fold.init_from)) or _load_checkpoint(run, spec, fold.init_from, cfg)
-        try:
-            done_elsewhere = _load(spec, given[(spec.name, fold.id)], cfg) if (spec.name, fold.id) in given else None
-            record, preds, est = run_unit(spec, fold, ds, cfg, source, run.path, trained=done_elsewhere,
-                                          status=bar.set_postfix_str if cfg.progress else None)
-        except (BenchError, Exception) as exc:  # noqa: BLE001 - one broken model must not lose the others
-            record, preds, est = ({"model": spec.name, "family": spec.family, "fold": fold.id,
-                                   "variant": fold.variant, "status": "failed",
-                                   "message": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}, None, None)
-        run.write_unit(record, preds)
+        done_elsewhere = _load(spec, given[(spec.name, fold.id)], cfg) if (spec.name, fold.id) in given else None
+        return {"source_model": source, "trained": done_elsewhere,
+                "status": bar.set_postfix_str if cfg.progress else None}
+
+    for done in executor.run(todo, ds, cfg, run.path, inputs_of):
+        spec, fold, record, est = done.spec, done.fold, done.record, done.estimator
+        bar.set_description(f"{spec.name} {fold.id}")
+        run.write_unit(record, done.predictions)
         if est is not None and (spec.name, fold.id) in sources_needed:
             trained[(spec.name, fold.id)] = est
             if hasattr(est, "save"):
@@ -148,6 +161,7 @@ def execute(cfg: RunConfig) -> int:
         failed += record["status"] == "failed"
         skipped += record["status"] == "skipped"
         tqdm.write(_unit_line(record), file=sys.stdout)
+        bar.update()
     bar.close()
     run.write_metrics_table()
 

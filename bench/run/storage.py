@@ -34,7 +34,7 @@ def check_storage(url: str | None, flag: str = "--storage") -> None:
         return
     if "://" not in url:
         raise ConfigError(f"{flag} '{url}' is not a SQLAlchemy URL; give e.g. sqlite:///path/to/optuna.db or "
-                          "postgresql://user:pass@host/db")
+                          "postgresql+psycopg://user:pass@host/db")
     db = sqlite_file(url)
     if db is None:
         return

@@ -49,6 +49,7 @@ from bench.run.unit import build_estimator, build_kwargs, fit_and_score, model_s
 
 METRIC = "macro_f1"  # what a trial maximises, on the fold's validation split
 DEFAULT_HEARTBEAT_S = 30  # a trial silent for 3x this long belongs to a dead process
+SERVER_CONNECT_TIMEOUT_S = 10  # an unreachable database server fails after this long, not minutes
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that count towards --trials
 # Per-epoch scores a deep trial reports, first one present wins (deep.train records val_acc). Pruning compares
 # trials at the same epoch on this score; the trial's final value is still the validation macro-F1.
@@ -94,8 +95,11 @@ def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> op
     """An RDB storage that several processes can share.
 
     SQLite gets a 60 s lock timeout: processes queue for the write lock instead of failing with "database is
-    locked". With a heartbeat, the running trials of a killed process are failed after 3 heartbeats and
-    re-queued once with the same parameters, so a kill loses no slot.
+    locked". A database server (PostgreSQL through psycopg 3: ``postgresql+psycopg://user:pass@host/db``) is
+    reached first, with a connect timeout, so a wrong address fails at once in one line; its pooled
+    connections are checked before use, since a trial can outlast the server's idle timeout. With a
+    heartbeat, the running trials of a killed process are failed after 3 heartbeats and re-queued once with
+    the same parameters, so a kill loses no slot.
     """
     check_storage(url)
     engine_kwargs: dict[str, Any] = {}
@@ -105,6 +109,10 @@ def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> op
         db = sqlite_file(url)
         if db is not None:
             _sqlite_wal(db)
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+        if url.startswith("postgresql"):
+            engine_kwargs["connect_args"] = {"connect_timeout": SERVER_CONNECT_TIMEOUT_S}
     kw: dict[str, Any] = {}
     if heartbeat:
         retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # optuna >= 4.9
@@ -113,16 +121,58 @@ def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> op
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             kw["heartbeat_stale_trial_callback"] = retry(max_retry=1)
+    shown = storage_address(url)
     try:
+        if not is_sqlite:
+            _reach(url, engine_kwargs)
         storage = _rdb_storage(url, engine_kwargs, kw)
     except ImportError as exc:  # e.g. postgresql:// without its driver installed
-        raise ConfigError(f"--storage '{url}' needs a database driver that is not installed ({exc})") from exc
+        raise ConfigError(f"--storage '{shown}' needs a database driver that is not installed ({exc}); for "
+                          "PostgreSQL use postgresql+psycopg://... (psycopg 3)") from exc
+    except BenchError:
+        raise
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL or server
-        raise ConfigError(f"cannot open --storage '{url}' ({type(exc).__name__}: {exc}); give a SQLAlchemy URL "
-                          "such as sqlite:///RUN/optuna.db or postgresql://user:pass@host/db") from exc
+        raise ConfigError(f"cannot open --storage '{shown}' ({_reason(exc)}); give a SQLAlchemy URL such as "
+                          "sqlite:///RUN/optuna.db or postgresql+psycopg://user:pass@host/db") from exc
     if is_sqlite:
         _sqlite_sync_normal(storage.engine)
     return storage
+
+
+def reach_storage(url: str) -> None:
+    """Open (and set up) a study storage once, so an unreachable database fails before a run writes anything."""
+    open_storage(url, heartbeat=None).engine.dispose()
+
+
+def storage_address(url: str) -> str:
+    """The storage URL as messages show it: any password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can parse: the error about it comes later
+        return url
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words (SQLAlchemy wraps them with a link to its docs)."""
+    inner = getattr(exc, "orig", None) or exc
+    return f"{type(inner).__name__}: {' '.join(str(inner).split())}"
+
+
+def _reach(url: str, engine_kwargs: dict[str, Any]) -> None:
+    """Connect once to a database server, or fail in one line that names it."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, **engine_kwargs)
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.OperationalError as exc:
+        raise ConfigError(f"cannot reach the study database at --storage '{storage_address(url)}' "
+                          f"({_reason(exc)}); check the host, port, user and database name, and that the server is running") from None
+    finally:
+        engine.dispose()
 
 
 def _rdb_storage(url: str, engine_kwargs: dict[str, Any], kw: dict[str, Any], attempts: int = 5
@@ -472,8 +522,8 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
                            "metric": METRIC, "n_fit": int(len(fold.train)), "n_val": int(len(fold.val))}.items():
             study.set_user_attr(key, value)
     elif known != digest:
-        raise ConfigError(f"study '{study_name}' in {storage} was tuned on other data or another split of it "
-                          "(dataset, --folds, --val-size or --seed differ); use another --storage or --name")
+        raise ConfigError(f"study '{study_name}' in {storage_address(storage)} was tuned on other data or another "
+                          "split of it (dataset, --folds, --val-size or --seed differ); use another --storage or --name")
     n_before, _ = _counts(study)
     objective = _objective(spec, fold, ds, build_kwargs, n_trials, list(index_hooks or []), source_model)
     _drive(study, objective, n_trials, timeout, log, poll_s)
@@ -488,7 +538,7 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
     # exact types (tuples, derived values) rather than their JSON copies.
     best_params = spec.search_space(FixedTrial(best.params))  # type: ignore[misc]
     return TuneResult(best_params=best_params, best_value=float(best.value), n_trials=finished,
-                      study_name=study_name, storage=storage, best_trial=best.number,
+                      study_name=study_name, storage=storage_address(storage), best_trial=best.number,
                       optuna_params=dict(best.params), n_before=n_before)
 
 
@@ -556,11 +606,13 @@ def tune_from_args(args: argparse.Namespace) -> int:
     ds, facts = prepare(cfg, protocol)
     folds = list(protocol.split(ds))
     fold = select_fold(folds, args.fold, spec.family)
+    if cfg.storage:
+        reach_storage(cfg.storage)  # an unreachable database fails before the run folder is written
     run = start_run(cfg, protocol, ds, facts, folds, [spec], lock=False)
     storage = cfg.storage or default_storage(run.path)
     name = cfg.study_name(spec.name, fold.id)
     print(f"tuning {spec.name} on {fold.id} ({len(fold.train)} fit / {len(fold.val)} validation images, "
-          f"{len(fold.test)} test images untouched): study '{name}' in {storage}", file=sys.stderr)
+          f"{len(fold.test)} test images untouched): study '{name}' in {storage_address(storage)}", file=sys.stderr)
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -590,7 +642,8 @@ def tune_from_args(args: argparse.Namespace) -> int:
     print(f"study: {result.study_name} ({result.reuse_line()})")
     print(f"storage: {result.storage}")
     print(f"saved: {path}")
-    look = f"bench dashboard {run.path}" if args.storage is None else f"bench dashboard --storage '{storage}'"
+    look = (f"bench dashboard {run.path}" if args.storage is None
+            else f"bench dashboard --storage '{storage_address(storage)}'")
     print(f"look: {look}")
     run_again = " ".join(["bench", "run", *_run_flags(cfg)])
     print(f"then: {run_again} (reuses this study for {fold.id} and tunes the other folds)")
