@@ -23,7 +23,7 @@ def pg_server():
     except Unavailable as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the PostgreSQL tests, but {exc}")
-        pytest.skip(str(exc))
+        pytest.skip(f"PostgreSQL is not available here: {exc}")
     server.start()
     yield server
     server.stop()

@@ -267,6 +267,10 @@ def raf_table(root: Path, n: int = 14, seed: int = 0) -> tuple[Layout, dict[str,
         lines.append(f"{name} {code}")
     # The table names paths relative to the image folder, where RAF-DB keeps it too.
     (root / "aligned" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
-    options = {"labels": "list_patition_label.txt", "path_col": "0", "label_col": "1",
-               "label_map": ",".join(f"{k}={v}" for k, v in RAF_CODES.items())}
-    return Layout(root / "aligned", lay.expected), options
+    return Layout(root / "aligned", lay.expected), raf_options()
+
+
+def raf_options() -> dict[str, str]:
+    """The table importer's options that read the list ``raf_table`` writes."""
+    return {"labels": "list_patition_label.txt", "path_col": "0", "label_col": "1",
+            "label_map": ",".join(f"{k}={v}" for k, v in RAF_CODES.items())}

@@ -32,8 +32,6 @@ from bench.core.models import MODELS, ModelSpec
 from bench.data import store as datastore
 from bench.results.folder import RunFolder
 
-pytest.importorskip("distributed")
-
 LAB = "synth-lab:subjects=12,n=144"
 WILD = "synth-wild:n=240"
 SLEEPY = "sleepy-test-model"
@@ -105,7 +103,8 @@ def cluster():
 @pytest.fixture
 def one_thread():
     """Deep results are compared across processes with one kernel thread each; restore this process after."""
-    torch = pytest.importorskip("torch")
+    import torch
+
     before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     yield
     torch.set_num_threads(before)

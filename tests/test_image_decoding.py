@@ -138,3 +138,47 @@ def test_images_are_resized_as_they_are_decoded(tmp_path):
     native = n * side * side
     # Holding every image at its native size would take `native` bytes; a few decoding threads hold one each.
     assert peak < native / 3, (peak, native)
+
+
+# ---------------------------------------------------------------------- decoding by content, one gray for all modes
+def _colour_face(side: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+
+
+def test_a_webp_file_named_jpg_is_decoded_by_its_content(tmp_path):
+    rgb = _colour_face()
+    Image.fromarray(rgb).save(tmp_path / "real.webp", lossless=True)
+    (tmp_path / "looks.jpg").write_bytes((tmp_path / "real.webp").read_bytes())
+    as_webp, as_jpg = images.read_gray(tmp_path / "real.webp"), images.read_gray(tmp_path / "looks.jpg")
+    np.testing.assert_array_equal(as_jpg, as_webp)
+    # lossless WebP keeps the pixels: the gray is the image's own luma, not a JPEG decoder's guess
+    assert np.abs(as_jpg.astype(int) - np.asarray(Image.fromarray(rgb).convert("L"))).max() <= 1
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "LA", "I;16"])
+def test_every_pixel_mode_becomes_the_same_8_bit_gray(tmp_path, mode):
+    rgb = _colour_face()
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    reference = images.read_gray(tmp_path / "rgb.png")
+    if mode == "RGBA":
+        im = Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)]), "RGBA")
+        expect = reference  # alpha is dropped, never blended into the gray
+    elif mode == "P":
+        im = Image.fromarray(rgb).quantize(colors=256, dither=Image.Dither.NONE)
+        expect = images.read_gray(_saved(im.convert("RGB"), tmp_path / "palette-as-rgb.png"))
+    elif mode == "LA":
+        im = Image.fromarray(np.dstack([reference, np.full(rgb.shape[:2], 7, np.uint8)]), "LA")
+        expect = reference
+    else:
+        im = Image.fromarray(reference.astype(np.uint16) * 257)  # 16-bit: 0..65535 scaled back to 0..255
+        expect = reference
+    for ext in (".png", ".tiff"):
+        got = images.read_gray(_saved(im, tmp_path / f"{mode.replace(';', '')}{ext}"))
+        assert got.dtype == np.uint8 and got.shape == reference.shape
+        np.testing.assert_array_equal(got, expect)
+
+
+def _saved(im: Image.Image, path: Path) -> Path:
+    im.save(path)
+    return path

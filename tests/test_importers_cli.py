@@ -100,6 +100,8 @@ def _corrupt_target(name: str, tmp_path: Path) -> tuple[Path, Path, int]:
         lay = fl.jaffe(tmp_path / "jaffe")
     elif name == "kdef":
         lay = fl.kdef(tmp_path / "kdef")
+    elif name == "table":
+        lay, _ = fl.raf_table(tmp_path / "raf")
     else:
         lay = fl.folder(tmp_path / "f")
     target = sorted(f for f, e in lay.expected.items() if e.meta.get("angle", "S") == "S")[1]
@@ -111,7 +113,7 @@ def _corrupt_target(name: str, tmp_path: Path) -> tuple[Path, Path, int]:
 def test_corrupt_image_names_file_and_skip_option(capsys, cache, tmp_path: Path, name: str) -> None:
     root, target, kept = _corrupt_target(name, tmp_path)
     fl.corrupt(target)
-    extra = ("--class-map", "glee=happy,rage=angry") if name == "folder" else ()
+    extra = {"folder": ("--class-map", "glee=happy,rage=angry"), "table": _table_args()}.get(name, ())
     fails(capsys, cache, name, root, *extra, expect=(f"image {target} is corrupt", "--skip-corrupt"))
     code, out, err = run(capsys, "data", "import", name, root, *extra, "--skip-corrupt")
     assert code == 0, err
@@ -320,6 +322,11 @@ def test_data_dir_flag_and_env_var(capsys, tmp_path: Path, monkeypatch) -> None:
 
 
 # --------------------------------------------------------------------------- acceptance: import, then info
+def _table_args() -> tuple[str, ...]:
+    """The command-line options that read the RAF-DB-style table fl.raf_table writes."""
+    return tuple(x for k, v in fl.raf_options().items() for x in (f"--{k.replace('_', '-')}", v))
+
+
 def _layout(name: str, tmp_path: Path) -> tuple[Path, dict[str, fl.Expect], tuple[str, ...]]:
     if name == "ckplus":
         lay, seqs = fl.ckplus(tmp_path)
@@ -331,6 +338,9 @@ def _layout(name: str, tmp_path: Path) -> tuple[Path, dict[str, fl.Expect], tupl
     if name == "folder":
         lay = fl.folder(tmp_path)
         return lay.root, lay.expected, ("--class-map", "glee=happy,rage=angry", "--subject-regex", r"/(s\d+)/")
+    if name == "table":
+        lay, _ = fl.raf_table(tmp_path)
+        return lay.root, lay.expected, _table_args()
     lay = {"ck48": fl.ck48, "fer2013": fl.fer2013_folders, "jaffe": fl.jaffe}[name](tmp_path)
     return lay.root, lay.expected, ()
 

@@ -161,7 +161,6 @@ def test_bench_run_tune_on_two_workers_fills_each_postgres_study_with_exactly_n_
 
 
 def test_bench_dashboard_opens_a_postgres_study(tmp_path, pg_url, ds, fold):
-    pytest.importorskip("optuna_dashboard")
     result = _tune(TINY_SPEC, fold, ds, pg_url, n_trials=2)
     proc = subprocess.Popen([sys.executable, "-m", "bench", "dashboard", "--storage", pg_url, "--port", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

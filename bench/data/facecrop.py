@@ -23,8 +23,12 @@ HAAR_FILE = "haarcascade_frontalface_default.xml"
 # Detection runs on a copy whose longer side is at most this: faces in FER datasets fill a good part of the
 # frame, and full-resolution search (640x490 CK+, 562x762 KDEF) costs several times more for the same boxes.
 DETECT_SIDE = 320
-# Share of the box added on each side: detector boxes are tight around brows and mouth and cut the chin.
+# Share of the box added on each side (--face-margin): the Haar box is tight around brows and mouth; 0.1 keeps
+# forehead to chin on head-and-shoulders photos (JAFFE, the Taiwanese database) and little of the hair and
+# background, which at 0.2-0.3 already take a fifth of the crop.
 MARGIN = 0.1
+# The thumbnail grid of crops saved beside an imported dataset: an evenly spaced sample in file order.
+GRID_COLUMNS, GRID_ROWS = 8, 6
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -100,11 +104,39 @@ def crop_box(gray: np.ndarray, box: Box, margin: float = MARGIN) -> np.ndarray:
     return gray[y0:y0 + side, x0:x0 + side]
 
 
-def crop_face(img: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
-    """The face of one frame, cropped and resized to ``size`` x ``size`` (the whole frame resized when no face
-    is found), and whether a face was found."""
+def crop_face(img: np.ndarray, size: int, margin: float = MARGIN) -> tuple[np.ndarray, bool]:
+    """The face of one frame, cropped with ``margin`` and resized to ``size`` x ``size`` (the whole frame resized
+    when no face is found), and whether a face was found."""
     box = find_face(img)
-    return resize(crop_box(img, box) if box is not None else img, size), box is not None
+    return resize(crop_box(img, box, margin) if box is not None else img, size), box is not None
+
+
+def face_margin(value: object) -> float:
+    """``--face-margin``: the share of the face box added on each side, from 0 to 1."""
+    try:
+        margin = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"--face-margin '{value}' is not a number; give a share of the face box such as "
+                          f"{MARGIN}") from None
+    if not 0 <= margin <= 1:
+        raise ConfigError(f"--face-margin {value}: give a share of the face box from 0 to 1 (default {MARGIN})")
+    return margin
+
+
+def crop_grid(crops: Sequence[np.ndarray]) -> np.ndarray | None:
+    """A thumbnail grid (one uint8 image) of an evenly spaced sample of ``crops``, in their order, so the crops
+    can be looked at before anything is trained on them; None without crops."""
+    if not crops:
+        return None
+    n = min(len(crops), GRID_COLUMNS * GRID_ROWS)
+    picks = np.linspace(0, len(crops) - 1, n).round().astype(int)
+    side = crops[0].shape[0]
+    rows = -(-n // GRID_COLUMNS)
+    grid = np.full((rows * (side + 2), min(n, GRID_COLUMNS) * (side + 2)), 255, dtype=np.uint8)
+    for k, i in enumerate(picks):
+        r, c = divmod(k, GRID_COLUMNS)
+        grid[r * (side + 2) + 1:r * (side + 2) + 1 + side, c * (side + 2) + 1:c * (side + 2) + 1 + side] = crops[i]
+    return grid
 
 
 def check_if_no_face(if_no_face: str) -> str:
@@ -113,10 +145,12 @@ def check_if_no_face(if_no_face: str) -> str:
     return if_no_face
 
 
-def face_line(files: Sequence[str], found: Sequence[bool], if_no_face: str) -> str:
+def face_line(files: Sequence[str], found: Sequence[bool], if_no_face: str, margin: float = MARGIN) -> str:
     """The report line: how many faces were found, and what became of the frames without one."""
     missed = [f for f, ok in zip(files, found) if not ok]
-    line = f"face found in {sum(found)} of {len(found)} images by the {detector().name}"
+    share = 100 * sum(found) / max(len(found), 1)
+    line = (f"face found in {sum(found)} of {len(found)} images ({share:.1f}%) by the {detector().name}, "
+            f"cropped with a margin of {margin:g} of the box on each side")
     if missed:
         action = "kept as the full frame resized" if if_no_face == "keep" else "dropped"
         line += f"; {len(missed)} without a face {action}: {file_list(missed)}"

@@ -28,6 +28,8 @@ MAX_PIXELS = 100_000_000
 # before decoding: deflate (PNG, TIFF) compresses at most 1032:1, LZW (GIF, TIFF) about 2730:1, JPEG and BMP RLE
 # far less, so a file below MAX_PIXELS / 4096 bytes cannot decode to more. The decoded size is checked too.
 HEADER_CHECK_BYTES = MAX_PIXELS // 4096
+JPEG_MAGIC = b"\xff\xd8\xff"
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 # The largest side an image is resized to or generated at (FER models train on 48..299 px).
 MAX_SIDE = 1024
 
@@ -73,8 +75,15 @@ def decode_gray(path: Path) -> tuple[np.ndarray, str | None]:
         if data.size >= HEADER_CHECK_BYTES:
             _check_dimensions(path, data)
         try:
-            # ANYDEPTH keeps 16-bit and float pixels as they are: plain GRAYSCALE would cut them to 8 bits.
-            img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
+            # ANYDEPTH keeps 16-bit and float pixels as they are (GRAYSCALE would cut them to 8 bits), and colour
+            # is converted here, not by the codec: with GRAYSCALE libpng and libjpeg each make their own gray, so
+            # one picture saved as PNG and as JPEG would differ. UNCHANGED keeps alpha apart from the colours;
+            # JPEG, which has none, is read with ANYCOLOR so that its EXIF orientation is applied.
+            flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if data[:3].tobytes() == JPEG_MAGIC else cv2.IMREAD_UNCHANGED
+            img = cv2.imdecode(data, flags)
+            if img is not None and img.ndim == 3 and img.shape[2] == 4 and data[:4].tobytes() in TIFF_MAGIC:
+                img = None  # OpenCV premultiplies a TIFF's alpha into its colours even here: Pillow reads it
+            img = _gray(img, cv2.COLOR_BGR2GRAY)
         except cv2.error:
             img = None  # e.g. OpenCV's own size limit; Pillow below checks the header and names the problem
         if img is None:
@@ -118,11 +127,24 @@ def _read_with_pillow(data: np.ndarray) -> np.ndarray | None:
 
     try:
         with Image.open(io.BytesIO(data.tobytes())) as im:
-            if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+            if im.mode in ("I", "F", "L") or im.mode.startswith("I;16"):
                 return np.asarray(im)  # 16/32-bit or float: scaled by to_uint8, never clipped by convert("L")
-            return np.asarray(im.convert("L"))
+            if im.mode in ("1", "LA", "La"):
+                return np.asarray(im.convert("L"))
+            # Colour (palette, RGBA, CMYK...) through RGB and the same formula as OpenCV's decoding above.
+            return _gray(np.asarray(im.convert("RGB")), cv2.COLOR_RGB2GRAY)
     except Exception:  # noqa: BLE001 - any decoder failure means the file is unusable
         return None
+
+
+def _gray(img: np.ndarray | None, code: int) -> np.ndarray | None:
+    """One grayscale for every decoder: OpenCV's luma (0.299 R + 0.587 G + 0.114 B) of a colour image, its
+    alpha channel dropped (never blended); gray images pass as they are."""
+    if img is None or img.ndim == 2:
+        return img
+    if img.shape[2] == 4:
+        img = img[:, :, :3]
+    return cv2.cvtColor(np.ascontiguousarray(img), code)
 
 
 def to_uint8(img: np.ndarray, path: Path | str) -> tuple[np.ndarray, str | None]:

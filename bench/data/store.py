@@ -16,10 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from bench.core.errors import DataError
-from bench.core.files import staged_bytes, staged_target
+from bench.core.files import atomic_write_bytes, staged_bytes, staged_target
 from bench.core.locks import FileLock
 from bench.core.names import check_plain_name
 from bench.data.dataset import FERDataset
@@ -44,6 +45,10 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
         raise DataError(f"{what} {path} is a file, not a folder; give the folder that holds (or will hold) "
                         "the imported datasets")
     return path
+
+
+# ``info`` key of an import's thumbnail grid of face crops (an image array), saved as NAME.crops.png.
+CROP_GRID = "crop_grid"
 
 
 def _paths(root: Path, name: str) -> tuple[Path, Path]:
@@ -75,6 +80,7 @@ def save_dataset(ds: FERDataset, root: Path, manifest: dict[str, Any]) -> Path:
                         "to finish, or import under another --name")
     try:
         remove_orphans(root, own=ds.name)
+        _save_crop_grid(ds, root)
         tmp_arrays = staged_bytes(npz, lambda fh: np.savez_compressed(fh, **arrays))
         tmp_manifest = None
         try:
@@ -97,6 +103,22 @@ def save_dataset(ds: FERDataset, root: Path, manifest: dict[str, Any]) -> Path:
     finally:
         lock.release()
     return npz
+
+
+def _save_crop_grid(ds: FERDataset, root: Path) -> None:
+    """The import's thumbnail grid of face crops as ``NAME.crops.png``, named in its report (a stale grid of an
+    earlier import with --crop-faces is removed)."""
+    path = root / f"{ds.name}.crops.png"
+    grid = ds.info.pop(CROP_GRID, None)
+    if grid is None:
+        path.unlink(missing_ok=True)
+        return
+    ok, png = cv2.imencode(".png", grid)
+    if not ok:  # pragma: no cover - encoding a uint8 array as PNG does not fail
+        raise DataError(f"could not encode the thumbnail grid of face crops for {path}")
+    atomic_write_bytes(path, lambda fh: fh.write(png.tobytes()))
+    report = ds.info.setdefault("report", {})
+    report["face crops"] = f"thumbnail grid of a sample of the crops: {path}"
 
 
 def remove_orphans(root: Path, own: str | None = None) -> list[Path]:

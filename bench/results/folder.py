@@ -78,7 +78,8 @@ def unit_problem(record: Any, model: str | None = None, fold_id: str | None = No
     for key in ("model", "fold", "status"):
         if not isinstance(record.get(key), str):
             return f"it has no '{key}'"
-    if (model, fold_id) != (None, None) and (record["model"], record["fold"]) != (model, fold_id):
+    # The record's model is compared as its folder name (``path_part``): a model with settings has ``@`` there.
+    if (model, fold_id) != (None, None) and (path_part(record["model"]), record["fold"]) != (path_part(model or ""), fold_id):
         return f"it records {record['model']}/{record['fold']}, not {model}/{fold_id}"
     if record["status"] not in UNIT_STATUSES:
         return f"its status '{record['status']}' is not one of {', '.join(UNIT_STATUSES)}"

@@ -145,7 +145,7 @@ IMPORTER = register_importer(Importer(
                choices=("keep", "merge", "drop")),
         common.size_option(96, "CK+ frames are 640x490 or 640x480, resized without keeping the aspect ratio unless "
                                "--crop-faces"),
-        common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
+        common.CROP_FACES, common.FACE_MARGIN, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
 ))
 load = IMPORTER.load

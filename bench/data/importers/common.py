@@ -21,8 +21,9 @@ from bench.core.emotions import EMOTIONS, canonical
 from bench.core.errors import ConfigError, DataError
 from bench.data.catalog import Option, Options
 from bench.data.dataset import FERDataset
-from bench.data.facecrop import check_if_no_face, crop_face, face_line
+from bench.data.facecrop import MARGIN, check_if_no_face, crop_face, crop_grid, face_line, face_margin
 from bench.data.images import MAX_SIDE, depth_line, file_list, read_images, resize, stack
+from bench.data.store import CROP_GRID
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".pgm", ".ppm", ".webp"})
 
@@ -64,6 +65,9 @@ SKIP_CORRUPT = Option("--skip-corrupt", "skip unreadable or corrupt image files 
                       "instead of stopping at the first one", default=False, type=bool)
 CROP_FACES = Option("--crop-faces", "crop the detected face (OpenCV Haar cascade; scikit-image's LBP "
                     "cascade where OpenCV has none) before resizing", default=False, type=bool)
+FACE_MARGIN = Option("--face-margin", "with --crop-faces, the share of the detected face box added on each side "
+                     f"(0 to 1; {MARGIN} keeps forehead to chin on head-and-shoulders photos)", default=MARGIN,
+                     type=face_margin)
 IF_NO_FACE = Option("--if-no-face", "with --crop-faces, what to do with an image where no face is found: keep the "
                     "full frame resized, or drop the image", default="keep", choices=("keep", "drop"))
 CONTEMPT = Option("--contempt", "contempt samples: keep as their own class, merge into disgust (as paper 000 does), "
@@ -206,7 +210,8 @@ def build_dataset(samples: Sequence[Sample], *, name: str, opts: Options, report
         raise ConfigError("--crop-faces needs a target size: face crops differ in size (e.g. --size 96)")
     if crop_faces:
         check_if_no_face(if_no_face)
-        prepare: Callable[[np.ndarray], Any] | None = partial(crop_face, size=size)
+        margin = face_margin(opts.get("face_margin", MARGIN))
+        prepare: Callable[[np.ndarray], Any] | None = partial(crop_face, size=size, margin=margin)
     else:
         prepare = None if size is None else partial(resize, size=size)
     # Each image is cropped or resized the moment it is decoded: only small images are ever held together.
@@ -220,7 +225,8 @@ def build_dataset(samples: Sequence[Sample], *, name: str, opts: Options, report
     imgs = [decoded.images[i] for i in kept]
     if crop_faces:
         found = [ok for _, ok in imgs]
-        report["faces"] = face_line(_rel([samples[i].path for i in kept], root), found, if_no_face)
+        report["faces"] = face_line(_rel([samples[i].path for i in kept], root), found, if_no_face, margin)
+        grid = crop_grid([c for c, ok in imgs if ok])
         kept = [k for k, ok in zip(kept, found) if ok or if_no_face == "keep"]
         imgs = [c for c, ok in imgs if ok or if_no_face == "keep"]
     line = size_line(decoded.shapes, size, crop_faces)
@@ -239,6 +245,8 @@ def build_dataset(samples: Sequence[Sample], *, name: str, opts: Options, report
         meta={k: np.array([s.meta[k] for s in chosen]) for k in meta_keys},
         info={"report": report},
     )
+    if crop_faces and grid is not None:
+        ds.info[CROP_GRID] = grid  # the store saves it beside the cache as an image, never into the manifest
     if finish is not None:
         ds = finish(ds)
     add_duplicates(report, ds, root)

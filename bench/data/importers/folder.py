@@ -187,7 +187,7 @@ IMPORTER = register_importer(Importer(
         Option("--label-map", "with --label-regex: CODE=CLASS for each code, e.g. 'a=neutral,b=happy'; files whose "
                               "code is not mapped are skipped and counted (default: codes are class names)"),
         common.size_option(None, "by default images keep their size and must all share it"),
-        common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
+        common.CROP_FACES, common.FACE_MARGIN, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
 ))
 load = IMPORTER.load

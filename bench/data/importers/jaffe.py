@@ -49,7 +49,7 @@ IMPORTER = register_importer(Importer(
     description="JAFFE: KA.AN1.39.tiff style files (subjects from file names)",
     options=[
         common.size_option(96, "JAFFE is natively 256x256 with the face in the middle half"),
-        common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
+        common.CROP_FACES, common.FACE_MARGIN, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
 ))
 load = IMPORTER.load

@@ -78,7 +78,7 @@ IMPORTER = register_importer(Importer(
                default="frontal"),
         common.size_option(96, "KDEF photos are 562x762 portraits, resized without keeping the aspect ratio unless "
                                "--crop-faces"),
-        common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
+        common.CROP_FACES, common.FACE_MARGIN, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
 ))
 load = IMPORTER.load

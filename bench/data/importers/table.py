@@ -211,7 +211,7 @@ IMPORTER = register_importer(Importer(
         Option("--vote-cols", "per-class vote columns (FER+: neutral,happiness,...): the majority is the label; "
                               "ties are left out"),
         common.size_option(None, "by default images keep their size and must all share it"),
-        common.CROP_FACES, common.IF_NO_FACE, common.SKIP_CORRUPT,
+        common.CROP_FACES, common.FACE_MARGIN, common.IF_NO_FACE, common.SKIP_CORRUPT,
     ],
 ))
 load = IMPORTER.load
