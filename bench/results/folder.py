@@ -8,6 +8,8 @@ Layout::
     RUN/predictions/MODEL/FOLD.csv.gz per-sample predictions with class probabilities
     RUN/metrics.csv                   one row per (model, fold, test set), rebuilt from the unit files
     RUN/checkpoints/                  deep source models that fine-tuning folds start from (not committed)
+    RUN/models/MODEL/FOLD.EXT         a unit's fitted model, kept for bench eval / predict / export (``.pt`` deep,
+                                      ``.skops`` classical; ``bench.run.saved_models``)
 
 Every file is written atomically, a unit as soon as it finishes, so a killed run loses at most the unit in
 progress and re-running the same command skips finished units.
@@ -53,6 +55,15 @@ class RunFolder:
 
     def checkpoint_path(self, model: str, fold_id: str) -> Path:
         return self.path / "checkpoints" / path_part(model) / f"{fold_id}.pt"
+
+    def model_path(self, model: str, fold_id: str, ext: str) -> Path:
+        """Where a unit's fitted model is kept: ``RUN/models/MODEL/FOLD.EXT`` (ext ``pt``, ``skops``, ``onnx``)."""
+        return self.path / "models" / path_part(model) / f"{fold_id}.{ext.lstrip('.')}"
+
+    def model_files(self, model: str) -> list[Path]:
+        """The saved model files of one model, one per unit, in fold order."""
+        folder = self.path / "models" / path_part(model)
+        return sorted(p for p in folder.glob("*.*") if p.is_file() and not p.name.startswith("."))
 
     # --------------------------------------------------------------- manifest
     def exists(self) -> bool:
