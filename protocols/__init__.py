@@ -68,6 +68,9 @@ def make_protocol(name: str, *, folds: int | str | None = None, seed: int = 0, t
     ``train=``/``val=``/``test=`` split names for official). Nonsense combinations are ConfigErrors.
     """
     cls = PROTOCOLS.get(name)
+    if not cls.trains:
+        raise ConfigError(f"--protocol {name} scores models trained elsewhere and trains nothing; use "
+                          "'bench eval MODEL --dataset NAME' for it")
     params = inspect.signature(cls).parameters
     folds = _parse_folds(folds)
     args: dict[str, Any] = {"seed": seed, "val_size": val_size}
