@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import sys
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -180,7 +182,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             return self._source
         if self._init_kind() != "checkpoint":
             return None
-        ck = _read_checkpoint(self.init)
+        ck = read_checkpoint(self.init)
         if ck["params"]["arch"] != self.arch:
             raise ConfigError(f"checkpoint {self.init} holds a {ck['params']['arch']} model, not {self.arch}")
         return {"state": ck["model"], "classes": ck["classes"], "config": ck["config"]}
@@ -257,11 +259,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         return sum(p.numel() for p in self.net_.parameters())
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:
+    def save(self, path: str | os.PathLike, include_optimizer: bool = False,
+             card: dict[str, Any] | None = None) -> None:
         """Write model, config, classes, history, epoch, best validation score and, if asked, optimiser state.
 
         The optimiser state is off by default: fine-tuning from a saved source model starts a new optimiser,
-        and Adam's moments would triple the file (cnn-002: 77 MB of weights).
+        and Adam's moments would triple the file (cnn-002: 77 MB of weights). ``card`` (plain values only,
+        ``bench.run.saved_models``) says what the model is and what it was trained on.
         """
         check_is_fitted(self, "net_")
         ck = {"format": CHECKPOINT_FORMAT, "params": self.get_params(), "config": self.config_.to_dict(),
@@ -270,13 +274,19 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
               "optimizer": self._optimizer_state if include_optimizer else None,
               "epoch": self.history_[-1]["epoch"] if self.history_ else 0,
               "best_epoch": self.best_epoch_, "best_score": self.best_score_, "history": self.history_}
+        if card is not None:
+            ck["card"] = card
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         torch.save(ck, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> DeepClassifier:
         """A fitted estimator from ``save``'s file (no ImageNet weights needed: the file holds all weights)."""
-        ck = _read_checkpoint(path)
+        return cls.from_checkpoint(read_checkpoint(path), device)
+
+    @classmethod
+    def from_checkpoint(cls, ck: dict[str, Any], device: str = "auto") -> DeepClassifier:
+        """A fitted estimator from a checkpoint ``read_checkpoint`` returned."""
         est = cls(**{**ck["params"], "device": device})
         cfg = TrainConfig.from_dict(ck["config"])
         rt = resolve_runtime(cfg, device)
@@ -316,11 +326,21 @@ def _net_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     return kw
 
 
-def _read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A file ``DeepClassifier.save`` wrote, read with ``weights_only=True`` (no code runs on load)."""
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        raise ConfigError(f"cannot read checkpoint {path}: not a torch file (torch.save writes a zip archive)")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as e:
-        raise ConfigError(f"cannot read checkpoint {path}: {e}") from e
+    except pickle.UnpicklingError as e:
+        what = str(e).split("\n")[0] if "Weights only load failed" not in str(e) else (
+            "it holds objects other than tensors and plain values, which weights_only=True refuses")
+        raise ConfigError(f"cannot read checkpoint {path}: {what}") from e
+    except OSError as e:
+        raise ConfigError(f"cannot read checkpoint {path}: {e.strerror or e}") from e
+    except Exception as e:  # noqa: BLE001 - torch's loader raises anything from KeyError to UnicodeDecodeError
+        first = str(e).splitlines()[0] if str(e).strip() else ""
+        raise ConfigError(f"cannot read checkpoint {path}: not a torch file ({type(e).__name__} {first})") from e
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"{path} is not a fer-bench deep checkpoint ({CHECKPOINT_FORMAT}); write it with save()")
     return ck

@@ -64,6 +64,20 @@ def _leakage(run: RunFolder) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _model_leakage(run: RunFolder) -> dict[str, dict[str, tuple[int, int] | None]]:
+    """Per model and fold, the scored images it saw in training (bench eval's runs: models trained elsewhere);
+    None where its training data is unknown."""
+    path = run.path / "leakage.json"
+    if not path.exists():
+        return {}
+    models = json.loads(path.read_text()).get("models", {})
+    out: dict[str, dict[str, tuple[int, int] | None]] = {}
+    for model, folds in models.items():
+        out[model] = {fold_id: None if per_test["test"].get("seen_in_training") is None
+                      else (0, int(per_test["test"]["seen_in_training"])) for fold_id, per_test in folds.items()}
+    return out
+
+
 # ---------------------------------------------------------------------- formatting helpers
 def _pct(x: float) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{100 * x:.1f}"
@@ -104,16 +118,23 @@ def _md(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
     rows = []
     for run, manifest, frame in runs:
-        leakage = _leakage(run)
+        leakage, per_model = _leakage(run), _model_leakage(run)
         ok = frame[(frame.status == "ok") & (frame.testset == protocol.primary_testset)]
         for model, g in ok.groupby("model", sort=True):
             g = g.sort_values("fold")
             trials = int(g.tuned_trials.max()) if "tuned_trials" in g and g.tuned_trials.notna().any() else 0
-            row = {"model": _model_cell(model, g, trials), "_model": model, "_acc": g.accuracy.mean(),
+            mine = per_model.get(model)
+            if mine is not None and any(mine.get(f) is None for f in g.fold):
+                leaks = "unknown: trained elsewhere"
+            else:
+                leaks = _leak_summary(mine if mine is not None else leakage, list(g.fold))  # type: ignore[arg-type]
+            note = (manifest.get("model_notes") or {}).get(model)
+            row = {"model": _model_cell(model, g, trials, protocol.trains, note), "_model": model,
+                   "_acc": g.accuracy.mean(),
                    "accuracy": _mean_std(g.accuracy),
                    "macro-F1": _mean_std(g.macro_f1), "bal. acc": _mean_std(g.balanced_accuracy),
                    "folds": str(len(g)), "fit s": _seconds(g.fit_time_s.mean()),
-                   "leakage": _leak_summary(leakage, list(g.fold)), "run": manifest["run_id"],
+                   "leakage": leaks, "run": manifest["run_id"],
                    "_run": run, "_folds": g, "_pairing": (manifest.get("config_key"), manifest.get("dataset_fingerprint"))}
             row["95% CI"] = _interval(row, protocol.primary_testset)
             rows.append(row)
@@ -132,13 +153,15 @@ def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
     return _md(rows, cols) + "\n\n" + note
 
 
-def _model_cell(model: str, rows: pd.DataFrame, trials: int = 0) -> str:
-    """The model's name with what sets its row apart: tuning, and deep training without a validation split
-    (fixed epochs, last weights: ``--val-size 0``)."""
+def _model_cell(model: str, rows: pd.DataFrame, trials: int = 0, trained: bool = True, note: str | None = None) -> str:
+    """The model's name with what sets its row apart: tuning, deep training without a validation split
+    (fixed epochs, last weights: ``--val-size 0``), or a model trained elsewhere (``note``: BL, where from)."""
     marks = [f"tuned, {trials} trials"] if trials else []
     deep = rows[(rows.family == "deep") & (rows.status == "ok")]
-    if len(deep) and (deep.n_val.fillna(0) == 0).all():
+    if trained and len(deep) and (deep.n_val.fillna(0) == 0).all():
         marks.append("no val: fixed epochs")
+    if note:
+        marks.append(note)
     return model + _backend_note(rows) + (f" ({'; '.join(marks)})" if marks else "")
 
 

@@ -72,6 +72,9 @@ def make_protocol(name: str, *, folds: int | str | None = None, seed: int = 0, t
     cls = PROTOCOLS.get(name)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    if not cls.trains:
+        raise ConfigError(f"--protocol {name} scores models trained elsewhere and trains nothing; use "
+                          "'bench eval MODEL --dataset NAME' for it")
     params = inspect.signature(cls).parameters
     folds = _parse_folds(folds)
     args: dict[str, Any] = {"seed": seed, "val_size": val_size}

@@ -82,7 +82,9 @@ class Protocol(ABC):
       when never; the leaderboard compares the two on the same data;
     - ``cli_options``: the command-line options it reads, for ``bench protocols``;
     - ``folds_param`` names the parameter the generic ``--folds`` sets ("folds", "repeats" or None when the
-      number of folds is fixed) and ``accepts_loso`` whether ``--folds loso`` means something to it.
+      number of folds is fixed) and ``accepts_loso`` whether ``--folds loso`` means something to it;
+    - ``trains``: False for a protocol whose folds only score models trained elsewhere (``zero-shot``, used by
+      ``bench eval``); ``bench run`` and ``bench tune`` refuse it.
     """
 
     name: str = ""
@@ -96,6 +98,7 @@ class Protocol(ABC):
     variants: tuple[Variant, ...] = ()
     layout: str = "folds"
     inflation_role: str | None = None
+    trains: bool = True
     rank: int = 50  # position of its tables in the leaderboard
     cli_options: dict[str, str] = {}
 

@@ -73,7 +73,7 @@ def with_official_split(ds: FERDataset, seed: int = 0) -> FERDataset:
 def dataset_for(name: str) -> FERDataset:
     if name == "cross":
         return merge_domains(wild(), lab())
-    if name == "official":
+    if name in ("official", "zero-shot"):
         return with_official_split(lab())
     return lab()
 
@@ -85,14 +85,24 @@ CASES = {
     "subject": [{"folds": 4}, {"folds": "loso"}],
     "official": [{}],
     "cross": [{"folds": 2, "target_fractions": (0.5, 1.0)}],
+    "zero-shot": [{"split": "all"}, {"split": "test"},
+                  {"split": "test", "within": {"name": "kfold", "folds": 4, "seed": 0, "val_size": 0.1}}],
 }
 ALL = [pytest.param(name, kw, id=f"{name}-{i}") for name, cases in CASES.items() for i, kw in enumerate(cases)]
 EXHAUSTIVE = {"kfold", "subject"}  # protocols that test every sample exactly once
 
 
+def protocol_for(name: str, kw: dict, seed: int = 0):
+    """The protocol as its command builds it: make_protocol for bench run, the class itself for bench eval's
+    zero-shot (whose folds come from the options it is given, not from a seed)."""
+    if not PROTOCOLS.get(name).trains:
+        return PROTOCOLS.get(name)(**kw)
+    return make_protocol(name, seed=seed, **kw)
+
+
 def folds_of(name: str, kw: dict, seed: int = 0) -> tuple[FERDataset, list[Fold]]:
     ds = dataset_for(name)
-    return ds, list(make_protocol(name, seed=seed, **kw).split(ds))
+    return ds, list(protocol_for(name, kw, seed).split(ds))
 
 
 def populations(ds: FERDataset, fold: Fold) -> dict[str, np.ndarray]:
@@ -102,7 +112,7 @@ def populations(ds: FERDataset, fold: Fold) -> dict[str, np.ndarray]:
     return {k: np.arange(len(ds)) for k in fold.tests}
 
 
-def assert_disjoint_fold(ds: FERDataset, fold: Fold) -> None:
+def assert_disjoint_fold(ds: FERDataset, fold: Fold, trains: bool = True) -> None:
     sets = {"train": fold.train, "val": fold.val, **{f"test:{k}": v for k, v in fold.tests.items()}}
     for label, idx in sets.items():
         assert len(np.unique(idx)) == len(idx), f"{fold.id}: {label} repeats an index"
@@ -111,7 +121,8 @@ def assert_disjoint_fold(ds: FERDataset, fold: Fold) -> None:
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             assert len(np.intersect1d(sets[a], sets[b])) == 0, f"{fold.id}: {a} and {b} overlap"
-    assert len(fold.train) and len(fold.val) and all(len(t) for t in fold.tests.values())
+    assert all(len(t) for t in fold.tests.values())
+    assert (len(fold.train) and len(fold.val)) if trains else not (len(fold.train) or len(fold.val))
 
 
 def test_every_registered_protocol_is_tested():
@@ -122,22 +133,23 @@ def test_every_registered_protocol_is_tested():
 @pytest.mark.parametrize("name, kw", ALL)
 def test_folds_disjoint_and_validation_inside_training_part(name, kw):
     ds, folds = folds_of(name, kw)
+    trains = PROTOCOLS.get(name).trains
     for fold in folds:
-        assert_disjoint_fold(ds, fold)
+        assert_disjoint_fold(ds, fold, trains)
         pops = populations(ds, fold)
         for key, test in fold.tests.items():
             # The test set and the fold's train + val partition the population: val came out of training.
             rest = np.setdiff1d(pops[key], test)
             used = np.intersect1d(np.union1d(fold.train, fold.val), pops[key])
             assert np.all(np.isin(used, rest))
-        if name != "cross":
+        if name != "cross" and trains:
             assert len(np.union1d(np.union1d(fold.train, fold.val), fold.test)) == len(ds)
 
 
 @pytest.mark.parametrize("name, kw", ALL)
 def test_count_equals_get_n_splits(name, kw):
     ds, folds = folds_of(name, kw)
-    protocol = make_protocol(name, **kw)
+    protocol = protocol_for(name, kw)
     assert len(folds) == protocol.get_n_splits(ds)
     assert len({f.id for f in folds}) == len(folds), "fold ids must be unique"
 
@@ -158,8 +170,10 @@ def test_different_seed_different_folds(name, kw):
     assert any(not np.array_equal(fa.test, fb.test) for fa, fb in zip(a, b))
 
 
-# Official splits are the dataset's own; leave-one-subject-out tests one person, whatever their class shares.
-@pytest.mark.parametrize("name, kw", [p for p in ALL if p.values[0] != "official" and p.values[1].get("folds") != "loso"])
+# Official splits are the dataset's own (zero-shot scores them as they are); leave-one-subject-out tests one
+# person, whatever their class shares.
+@pytest.mark.parametrize("name, kw", [p for p in ALL if p.values[0] != "official" and p.values[1].get("folds") != "loso"
+                                      and p.values[1] != {"split": "test"}])
 def test_test_sets_are_stratified(name, kw):
     ds, folds = folds_of(name, kw)
     for fold in folds:
@@ -205,7 +219,7 @@ def test_subject_folds_share_no_subject(name, kw):
 
 @pytest.mark.parametrize("name, kw", ALL)
 def test_describe_and_config(name, kw):
-    protocol = make_protocol(name, **kw)
+    protocol = protocol_for(name, kw)
     line = protocol.describe()
     assert line and "\n" not in line
     config = protocol.config()
@@ -498,7 +512,37 @@ def test_make_protocol_maps_generic_folds():
     ("random", {"val_size": -0.1}, "--val-size must be a fraction"),
     ("random", {"bogus": 1}, "has no option bogus"),
     ("kfol", {}, "did you mean 'kfold'"),
+    ("zero-shot", {}, "bench eval MODEL"),
 ])
 def test_make_protocol_rejects_nonsense(name, kw, match):
     with pytest.raises(ConfigError, match=match):
         make_protocol(name, **kw)
+
+
+# ---------------------------------------------------------------------------- zero-shot (bench eval)
+def test_zero_shot_scores_the_test_sets_of_the_protocol_it_names():
+    ds = with_official_split(lab())
+    inner = make_protocol("kfold", folds=4, seed=2)
+    within = PROTOCOLS.get("zero-shot")(split="test", within=inner.config())
+    theirs, ours = list(inner.split(ds)), list(within.split(ds))
+    assert [f.id for f in ours] == [f.id for f in theirs]
+    assert all(np.array_equal(a.test, b.test) and a.variant == "zero-shot" for a, b in zip(ours, theirs))
+    official = next(PROTOCOLS.get("zero-shot")(split="test").split(ds))
+    assert official.id == "official" and np.array_equal(official.test, next(OfficialSplit().split(ds)).test)
+    assert next(PROTOCOLS.get("zero-shot")().split(ds)).test.tolist() == list(range(len(ds)))
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"split": "some"}, "--split must be one of all, test"),
+    ({"split": "all", "within": {"name": "kfold"}}, "needs --split test"),
+    ({"split": "test", "within": {"name": "cross"}}, "cannot choose the test folds"),
+    ({"split": "test", "within": {"name": "zero-shot"}}, "cannot choose the test folds"),
+])
+def test_zero_shot_rejects_nonsense(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        PROTOCOLS.get("zero-shot")(**kw)
+
+
+def test_zero_shot_test_split_needs_an_official_split():
+    with pytest.raises(DataError, match="no official test split; pass --split all"):
+        list(PROTOCOLS.get("zero-shot")(split="test").split(lab()))

@@ -25,6 +25,9 @@ HANDLERS = {
     "leaderboard": "leaderboard.build:leaderboard_from_args",
     "models": "bench.cli.listing:models_from_args",
     "protocols": "bench.cli.listing:protocols_from_args",
+    "eval": "bench.run.evaluate:eval_from_args",
+    "predict": "bench.run.predict:predict_from_args",
+    "export": "bench.run.export:export_from_args",
 }
 EPILOG = "Errors are printed as one line with a non-zero exit; add --debug for the full traceback."
 
@@ -122,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
                                            "and the options they read.")
     protocols.add_argument("--show", default=None, metavar="NAME",
                            help="one protocol's options and fold variants")
+
+    from bench.cli import io_args
+
+    p = sub.add_parser("eval", help="score a saved or ONNX model on a dataset; writes a zero-shot run folder",
+                       description=io_args.EVAL)
+    io_args.add_eval_arguments(p)
+    p = sub.add_parser("predict", help="a model's probabilities and predicted label for image files (CSV)",
+                       description=io_args.PREDICT)
+    io_args.add_predict_arguments(p)
+    p = sub.add_parser("export", help="export a run's saved deep model to ONNX", description=io_args.EXPORT)
+    io_args.add_export_arguments(p)
 
     lb = sub.add_parser("leaderboard", help="regenerate the leaderboard from run folders",
                         description="Rebuild leaderboard/LEADERBOARD.md and the README block from run folders.")

@@ -256,10 +256,27 @@ def check_memory(n_images: int, side: int, what: str, fix: str) -> None:
 # --------------------------------------------------------------------------- resizing and assembly
 def resize(img: np.ndarray, size: int) -> np.ndarray:
     """Square resize; area interpolation when shrinking (no aliasing), linear when enlarging."""
-    if img.shape == (size, size):
+    return resize_to(img, (size, size))
+
+
+def resize_to(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize to ``shape`` (H, W), as ``resize`` does: area interpolation when shrinking, linear when enlarging."""
+    h, w = int(shape[0]), int(shape[1])
+    if img.shape == (h, w):
         return img
-    interp = cv2.INTER_AREA if size * size < img.shape[0] * img.shape[1] else cv2.INTER_LINEAR
-    return cv2.resize(img, (size, size), interpolation=interp)
+    interp = cv2.INTER_AREA if h * w < img.shape[0] * img.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(img, (w, h), interpolation=interp)
+
+
+def resize_all(images: Sequence[np.ndarray] | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Images of any sizes as one uint8 (N, H, W) array of ``shape``; an array already that size is returned as is."""
+    h, w = int(shape[0]), int(shape[1])
+    if isinstance(images, np.ndarray) and images.ndim == 3 and images.shape[1:] == (h, w):
+        return images
+    out = np.empty((len(images), h, w), dtype=np.uint8)
+    for i, img in enumerate(images):
+        out[i] = resize_to(img, (h, w))
+    return out
 
 
 def stack(images: Sequence[np.ndarray], files: Sequence[Path | str], size: int | None) -> np.ndarray:

@@ -10,6 +10,8 @@ Layout::
     RUN/metrics.csv                   one row per (model, fold, test set), rebuilt from the unit files
     RUN/checkpoints/                  deep source models that fine-tuning folds start from (not committed)
     RUN/.lock                         held by the run that fits units in the folder (``flock``; never stale)
+    RUN/models/MODEL/FOLD.EXT         a unit's fitted model, kept for bench eval / predict / export (``.pt`` deep,
+                                      ``.skops`` classical; ``bench.run.saved_models``)
 
 Every file is written atomically, a unit as soon as it finishes, so a killed run loses at most the unit in
 progress and re-running the same command skips finished units. A folder is reused only when its manifest says
@@ -129,6 +131,14 @@ class RunFolder:
     def epoch_checkpoint_path(self, model: str, fold_id: str) -> Path:
         """A unit's training state after its last finished epoch (a killed run resumes the unit there)."""
         return self.path / "checkpoints" / path_part(model) / f"{fold_id}.epoch.pt"
+    def model_path(self, model: str, fold_id: str, ext: str) -> Path:
+        """Where a unit's fitted model is kept: ``RUN/models/MODEL/FOLD.EXT`` (ext ``pt``, ``skops``, ``onnx``)."""
+        return self.path / "models" / path_part(model) / f"{fold_id}.{ext.lstrip('.')}"
+
+    def model_files(self, model: str) -> list[Path]:
+        """The saved model files of one model, one per unit, in fold order."""
+        folder = self.path / "models" / path_part(model)
+        return sorted(p for p in folder.glob("*.*") if p.is_file() and not p.name.startswith("."))
 
     # --------------------------------------------------------------- manifest
     def exists(self) -> bool:

@@ -23,13 +23,30 @@ HIGHER_IS_BETTER = {"accuracy": True, "balanced_accuracy": True, "macro_f1": Tru
 def align_proba(proba: np.ndarray, model_classes: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
     """Columns of ``proba`` (ordered as ``model_classes``) placed into the dataset's class order.
 
-    A class the model never saw in training gets probability 0.
+    A dataset class the model never saw in training gets probability 0. A model class the dataset does not
+    have (a model trained elsewhere, scored by ``bench eval``) is dropped and each row renormalised over the
+    classes that remain: the prediction is the likeliest class the dataset can hold, as zero-shot evaluations
+    restricted to the shared classes do; ``class_overlap`` names the classes on either side.
     """
     out = np.zeros((len(proba), len(classes)), dtype=np.float64)
     pos = {c: i for i, c in enumerate(classes)}
+    dropped = False
     for j, c in enumerate(np.asarray(model_classes).tolist()):
-        out[:, pos[int(c)]] = proba[:, j]
+        if int(c) in pos:
+            out[:, pos[int(c)]] = proba[:, j]
+        else:
+            dropped = True
+    if dropped:
+        mass = out.sum(axis=1, keepdims=True)
+        np.divide(out, mass, out=out, where=mass > 0)
     return out
+
+
+def class_overlap(model_classes: np.ndarray, classes: tuple[int, ...]) -> tuple[list[str], list[str]]:
+    """(model classes the dataset does not have, dataset classes the model cannot predict), as names."""
+    mine = {int(c) for c in np.asarray(model_classes).tolist()}
+    return ([EMOTIONS[c] for c in sorted(mine - set(classes))],
+            [EMOTIONS[c] for c in classes if c not in mine])
 
 
 def score(y_true: np.ndarray, proba: np.ndarray, classes: tuple[int, ...]) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def prepare(cfg: RunConfig, protocol: Protocol | None = None) -> tuple[FERDatase
         datasets = {s: apply_labels(catalog.load(s, cfg.data_dir), cfg.labels) for s in specs}
         loaded[role] = datasets if role in protocol.multi_roles else datasets[spec]
         for s, ds in datasets.items():
-            facts[role if len(specs) == 1 else f"{role}:{s}"] = _dataset_facts(ds)
+            facts[role if len(specs) == 1 else f"{role}:{s}"] = dataset_facts(ds)
             named[f"--{role} '{s}'"] = ds
     check_distinct_data(named, cfg)
     return protocol.prepare(loaded), facts
@@ -114,7 +114,7 @@ def check_distinct_data(named: dict[str, FERDataset], cfg: RunConfig) -> None:
                                   "datasets: give another one, or evaluate one dataset with --protocol subject or kfold")
 
 
-def _dataset_facts(ds: FERDataset) -> dict[str, Any]:
+def dataset_facts(ds: FERDataset) -> dict[str, Any]:
     return {"name": ds.name, "fingerprint": ds.fingerprint(), "n_images": len(ds), "image_size": list(ds.image_size),
             "classes": ds.class_names, "class_counts": ds.class_counts(),
             "n_subjects": len(ds.subject_counts()) if ds.has_subjects else None,
