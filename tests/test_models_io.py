@@ -226,7 +226,7 @@ def test_predict_crops_faces_when_asked(chain, tmp_path, capsys):
         Image.fromarray(frame).save(tmp_path / f"photo{i}.png")
     assert main(["predict", str(chain["files"]["hog-svm"]), str(tmp_path), "--crop-faces",
                  "--out", str(tmp_path / "p.csv")]) == 0
-    assert "of 3 images by the" in capsys.readouterr().err  # the detector's report line
+    assert "face found in 3 of 3 images" in capsys.readouterr().err  # the detector's report line
     assert len(pd.read_csv(tmp_path / "p.csv")) == 3
 
 

@@ -220,6 +220,8 @@ def _manifest(run: RunFolder, config: dict[str, Any], protocol: Any, ds: FERData
         "command": ["bench", *sys.argv[1:]],
         "config": {**config, "seed": (config.get("within") or {}).get("seed", 0)},
         "config_key": hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16],
+        "identity": {**json.loads(json.dumps(identity, default=str)), "protocol": protocol.config(),
+                     "data": {"dataset": ds.fingerprint()}},
         "protocol": {"name": ZERO_SHOT, "description": protocol.describe(), "params": protocol.config()},
         "data": {"dataset": dataset_facts(ds)},
         "dataset_fingerprint": ds.fingerprint(),

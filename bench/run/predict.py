@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ import pandas as pd
 
 from bench.core.errors import ConfigError, DataError
 from bench.core.files import atomic_write_text
-from bench.data.facecrop import crop_faces
-from bench.data.images import file_list, read_images
+from bench.data.facecrop import crop_face, face_line
+from bench.data.images import file_list, read_images, resize
 from bench.data.importers.common import image_files
 from bench.run.evaluate import onnx_input
 from bench.run.saved_models import SavedModel, open_model
@@ -57,8 +58,10 @@ def collect(paths: list[str]) -> list[Path]:
 def predict_files(saved: SavedModel, files: list[Path], *, crop: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """One row per file: file, predicted label, p_<class> in the model's label order, and error (empty when
     scored); and the lines reporting what was done."""
-    read, _skipped = read_images(files, skip_corrupt=True)
-    images = [img for img in read if img is not None]
+    side = max(saved.card.image_size)
+    # Each image is brought to the model's size (or face-cropped to it) as it is decoded: files of any size.
+    prepare = partial(crop_face, size=side) if crop else partial(resize, size=side)
+    read = read_images(files, skip_corrupt=True, prepare=prepare).images
     good = [f for f, img in zip(files, read) if img is not None]
     errors = {f: "no such file" if not f.exists() else "unreadable: corrupt or not an image"
               for f, img in zip(files, read) if img is None}
@@ -66,9 +69,11 @@ def predict_files(saved: SavedModel, files: list[Path], *, crop: bool = False) -
         raise DataError(f"none of the {len(files)} images could be read: {file_list(list(errors))}")
     report = []
     if crop:
-        side = max(saved.card.image_size)
-        images, _found, line = crop_faces(images, [str(f) for f in good], size=side)
-        report.append(line)
+        images = [c for c, _ in (img for img in read if img is not None)]
+        report.append(face_line([str(f) for f in good], [ok for _, ok in (img for img in read if img is not None)],
+                                "keep"))
+    else:
+        images = [img for img in read if img is not None]
     proba = saved.predict_proba(images)
     names = saved.card.class_names
     scored = pd.DataFrame({"file": [str(f) for f in good],
