@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from bench.core.errors import ConfigError
+from bench.core.files import atomic_write_bytes
 from deep.config import STRATEGIES, TrainConfig
 from deep.nets import build_net, get_arch
 from deep.nets.base import FERNet
@@ -276,8 +277,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
               "best_epoch": self.best_epoch_, "best_score": self.best_score_, "history": self.history_}
         if card is not None:
             ck["card"] = card
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(ck, path)
+        # Written whole or not at all: a kill mid-save must not leave a truncated model a resumed run would read.
+        atomic_write_bytes(Path(path), lambda fh: torch.save(ck, fh))
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> DeepClassifier:

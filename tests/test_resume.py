@@ -98,3 +98,61 @@ def test_a_killed_run_resumes_the_unit_and_ends_with_the_uninterrupted_metrics(t
     resumed = [json.loads(p.read_text()) for p in out.glob("*/units/*/*.json")]
     assert resumed[0]["metrics"] == units[0]["metrics"] and resumed[0]["resumed_from_epoch"] == seen
     assert not list(out.glob("*/checkpoints/*/*.epoch.pt"))  # a finished unit's epoch state is removed
+
+
+# ---------------------------------------------------------------------- source models of cross runs
+CROSS = ["run", "--protocol", "cross", "--source", "synth-wild:n=160", "--target", "synth-lab:subjects=10,n=140",
+         "--model", "cnn-000-m1", "--epochs", "1", "--threads", "1", "--ensemble", "none", "--no-progress"]
+FINE_TUNING = ("ft-fc", "ft-fc+cl", "ft-all")
+
+
+def _cross_run(out: Path, capsys) -> tuple[int, str]:
+    from bench.cli import main
+
+    code = main([*CROSS, "--out", str(out), "--name", "x"])
+    return code, capsys.readouterr().err
+
+
+def _units(folder: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (folder / "units" / "cnn-000-m1").glob("*.json")}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "deleted"])
+def test_an_unreadable_source_model_reruns_its_unit_and_every_fine_tuning(tmp_path, capsys, damage):
+    """A kill during the source model's save (or its loss) leaves fine-tuning units with nothing to start from:
+    the resumed run trains the source again, then every fine-tuning unit, and finishes."""
+    code, _ = _cross_run(tmp_path, capsys)
+    folder = tmp_path / "x"
+    assert code == 0
+    first = _units(folder)
+    checkpoint = folder / "checkpoints" / "cnn-000-m1" / "zero-shot.pt"
+    assert checkpoint.stat().st_size > 0 and not list(checkpoint.parent.glob(".*.tmp"))  # written whole
+    # As a kill after the source unit finished but before its fine-tuning units did would leave it:
+    for variant in FINE_TUNING:
+        (folder / "units" / "cnn-000-m1" / f"{variant}.json").unlink()
+    {"truncated": lambda: checkpoint.write_bytes(checkpoint.read_bytes()[:1000]),
+     "empty": lambda: checkpoint.write_bytes(b""), "deleted": checkpoint.unlink}[damage]()
+    code, err = _cross_run(tmp_path, capsys)
+    assert code == 0, err
+    why = "missing" if damage == "deleted" else "unreadable"
+    assert f"warning: source model {checkpoint} is {why}" in err
+    assert "cnn-000-m1 zero-shot and its 3 fine-tuning units run again" in err
+    again = _units(folder)
+    assert set(again) == set(first) and all(u["status"] == "ok" for u in again.values())
+    # The source was trained again on one thread from the same seed: the same model, the same scores.
+    assert again["zero-shot"]["metrics"] == first["zero-shot"]["metrics"]
+    for variant in FINE_TUNING:
+        assert again[variant]["metrics"] == first[variant]["metrics"]
+    assert torch.load(checkpoint, weights_only=True)["format"]  # readable again
+
+
+def test_a_resumed_run_with_its_source_model_intact_trains_only_what_is_missing(tmp_path, capsys):
+    code, _ = _cross_run(tmp_path, capsys)
+    assert code == 0
+    folder = tmp_path / "x"
+    source_record = (folder / "units" / "cnn-000-m1" / "zero-shot.json").read_bytes()
+    (folder / "units" / "cnn-000-m1" / "ft-all.json").unlink()
+    code, err = _cross_run(tmp_path, capsys)
+    assert code == 0 and "run again" not in err
+    assert (folder / "units" / "cnn-000-m1" / "zero-shot.json").read_bytes() == source_record
+    assert "(5 units were already done" in err  # only ft-all ran

@@ -100,7 +100,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="cross: take the trained source (zero-shot) models of this earlier run folder instead of "
                         "training them again; its source data and split must be this run's")
     p.add_argument("--save-models", action="store_true",
-                   help="keep every unit's fitted model in RUN/models/<model>/ (and its last epoch state)")
+                   help="keep every unit's fitted model in RUN/models/<model>/<fold>.pt|.skops, with a card saying what it "
+                        "was trained on (for bench eval, predict and export)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars: one line per finished unit, and per epoch of a deep unit")
     p.add_argument("--workers", type=int, default=None, metavar="N",

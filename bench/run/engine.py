@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -20,6 +21,7 @@ from bench.run.config import RunConfig
 from bench.run.ensemble import add_ensembles
 from bench.run.executors import Executor, open_executor
 from bench.run.progress import EpochProgress
+from bench.run.saved_models import save_run_model
 from bench.run.setup import check_models, check_validation, prepare, source_models, start_run
 from bench.run.unit import (
     build_estimator,
@@ -44,11 +46,14 @@ def run_from_args(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- one unit
 def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source_model: Any = None,
              run_path: Path | None = None, trained: Any = None,
-             status: Callable[[str], None] | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
+             status: Callable[[str], None] | None = None,
+             keep_source: bool = False) -> tuple[dict[str, Any], pd.DataFrame | None, Any]:
     """Train one model on one fold (tuned first with ``cfg.tune``) and score it on every test set of the fold.
 
     ``trained``: a model fitted elsewhere on this fold's training data (``--source-run``), only scored.
-    ``status`` hears how long a classical fit has been running (a progress bar's postfix)."""
+    ``status`` hears how long a classical fit has been running (a progress bar's postfix). The files the unit
+    leaves in ``run_path`` (its source model for fine-tuning units with ``keep_source``, its model with
+    ``--save-models``) are complete before the engine writes the unit's record, which is what says it is done."""
     record: dict[str, Any] = {"model": spec.name, "family": spec.family, "fold": fold.id, "variant": fold.variant,
                               "strategy": fold.info.get("strategy", ""), "init_from": fold.init_from,
                               "finetune": fold.finetune, "seed": cfg.seed, "n_train": int(len(fold.train)),
@@ -87,7 +92,9 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
         record["resumed_from_epoch"] = int(est.resumed_from_)
         print(f"{spec.name} {fold.id}: resumed at epoch {est.resumed_from_ + 1} from its last epoch checkpoint",
               file=sys.stderr)
-    if saved is not None and not cfg.save_models:
+    if run_path is not None:
+        keep_model_files(RunFolder(run_path), spec, fold, est, ds, cfg, fit_idx, val_idx, keep_source)
+    if saved is not None:
         saved.unlink(missing_ok=True)  # the unit is done: its per-epoch state is not needed to resume
     history = getattr(est, "history_", None)
     record.update(status="ok", metrics=outcome.metrics, fit_time_s=round(outcome.fit_time_s, 4),
@@ -100,6 +107,17 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
         record["train_accuracy"] = best.get("train_acc")
     frames = [prediction_frame(ds, idx, name, outcome.probabilities[name]) for name, idx in fold.tests.items()]
     return record, pd.concat(frames, ignore_index=True), est
+
+
+def keep_model_files(run: RunFolder, spec: ModelSpec, fold: Fold, est: Any, ds: FERDataset, cfg: RunConfig,
+                     fit_idx: np.ndarray, val_idx: np.ndarray | None, keep_source: bool) -> None:
+    """A finished unit's model files, each written whole or not at all: the source model fine-tuning units
+    start from (``RUN/checkpoints``), and with ``--save-models`` the model with its card (``RUN/models``)."""
+    if keep_source and hasattr(est, "save"):
+        est.save(run.checkpoint_path(spec.name, fold.id))
+    if cfg.save_models:
+        seen = fit_idx if val_idx is None else np.concatenate([fit_idx, val_idx])
+        save_run_model(run, spec.name, fold.id, est, ds, seen, protocol=cfg.make_protocol().config())
 
 
 # ---------------------------------------------------------------------- the run
@@ -134,7 +152,9 @@ def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: li
     failed = skipped = 0
     print(f"run {run.path}: {len(specs)} models x {len(folds)} folds = {len(units)} units "
           f"({protocol.describe()})", file=sys.stderr)
-    todo = [(s, f) for s, f in units if not run.unit_done(s.name, f.id)]
+    done = {(s.name, f.id) for s, f in units if run.unit_done(s.name, f.id)}
+    done -= _stale_sources(run, units, done, trained, cfg, given)
+    todo = [(s, f) for s, f in units if (s.name, f.id) not in done]
     done_before = len(units) - len(todo)
 
     bar = tqdm(total=len(units), initial=done_before, unit="unit", disable=not cfg.progress, dynamic_ncols=True,
@@ -147,7 +167,7 @@ def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: li
         if fold.init_from:
             source = trained.get((spec.name, fold.init_from)) or _load_checkpoint(run, spec, fold.init_from, cfg)
         done_elsewhere = _load(spec, given[(spec.name, fold.id)], cfg) if (spec.name, fold.id) in given else None
-        return {"source_model": source, "trained": done_elsewhere,
+        return {"source_model": source, "trained": done_elsewhere, "keep_source": (spec.name, fold.id) in sources_needed,
                 "status": bar.set_postfix_str if cfg.progress else None}
 
     for done in executor.run(todo, ds, cfg, run.path, inputs_of):
@@ -156,8 +176,6 @@ def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: li
         run.write_unit(record, done.predictions)
         if est is not None and (spec.name, fold.id) in sources_needed:
             trained[(spec.name, fold.id)] = est
-            if hasattr(est, "save"):
-                est.save(run.checkpoint_path(spec.name, fold.id))
         failed += record["status"] == "failed"
         skipped += record["status"] == "skipped"
         tqdm.write(_unit_line(record), file=sys.stdout)
@@ -175,6 +193,34 @@ def _run_units(cfg: RunConfig, executor: Executor, protocol: Protocol, specs: li
         print(f"error: {failed} units failed; their messages are in {run.path}/metrics.csv", file=sys.stderr)
         return 1
     return 0
+
+
+def _stale_sources(run: RunFolder, units: list[tuple[ModelSpec, Fold]], done: set[tuple[str, str]],
+                   loaded: dict[tuple[str, str], Any], cfg: RunConfig,
+                   given: dict[tuple[str, str], Path]) -> set[tuple[str, str]]:
+    """Finished source units whose saved model a waiting fine-tuning unit needs but cannot read (missing,
+    truncated by a kill, damaged): they run again, and so do all their fine-tuning units, so that no fold
+    mixes two source models. Readable ones are loaded into ``loaded``."""
+    stale: set[tuple[str, str]] = set()
+    for spec, fold in units:
+        key = (spec.name, fold.id)
+        dependants = [(s.name, f.id) for s, f in units if s.name == spec.name and f.init_from == fold.id]
+        if key not in done or not dependants or all(d in done for d in dependants):
+            continue
+        path = given.get(key) or run.checkpoint_path(spec.name, fold.id)  # --source-run: the other run's file
+        try:
+            model = _load(spec, path, cfg) if path.exists() else None
+        except Exception as exc:  # noqa: BLE001 - any reader failure means the file cannot start a fine-tuning
+            why = f"unreadable ({' '.join(str(exc).split())[:160]})"
+        else:
+            if model is not None:
+                loaded[key] = model
+                continue
+            why = "missing"
+        print(f"warning: source model {path} is {why}: {spec.name} {fold.id} and its {len(dependants)} fine-tuning "
+              "units run again", file=sys.stderr)
+        stale |= {key, *dependants}
+    return stale
 
 
 def _load_checkpoint(run: RunFolder, spec: ModelSpec, fold_id: str, cfg: RunConfig) -> Any:

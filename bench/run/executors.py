@@ -40,7 +40,6 @@ from bench.core.files import atomic_write_bytes
 from bench.core.models import ModelSpec
 from bench.data import store as datastore
 from bench.data.dataset import FERDataset
-from bench.results.folder import RunFolder
 from bench.run.config import RunConfig
 from bench.run.setup import prepare
 from bench.run.tuning import default_storage
@@ -172,15 +171,13 @@ def unit_task(job: WorkerJob, spec: ModelSpec, fold: Fold, inputs: dict[str, Any
 
     ``inputs["source_model"]`` is the source unit's ``Finished`` (Dask resolved the dependency) or a model the
     client loaded. With ``keep_model`` the result keeps the fitted model (for the fine-tuning tasks that depend
-    on it) and its checkpoint file (for the run folder)."""
+    on it); the model files the unit wrote (its checkpoint, ``--save-models``) travel back with the others."""
     ds = worker_dataset(job)
     source = inputs.get("source_model")
     if isinstance(source, Finished):
         inputs = {**inputs, "source_model": source.estimator}
     with tempfile.TemporaryDirectory(prefix="fer-bench-unit-") as scratch:
         done = attempt(job.run_unit, spec, fold, ds, job.cfg, Path(scratch), lambda: inputs)
-        if keep_model and done.estimator is not None and hasattr(done.estimator, "save"):
-            done.estimator.save(RunFolder(scratch).checkpoint_path(spec.name, fold.id))
         done.files = {p.relative_to(scratch).as_posix(): p.read_bytes()
                       for p in sorted(Path(scratch).rglob("*")) if p.is_file()}
     if not keep_model:

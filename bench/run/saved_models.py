@@ -17,7 +17,6 @@ when a ``.pt`` file is written or read, and onnxruntime only for ``.onnx``: clas
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import time
 import types
@@ -158,14 +157,8 @@ def save_model(estimator: Any, path: str | Path, *, model_name: str, image_size:
     card = ModelCard(model_name, family or ("deep" if suffix == "pt" else "classical"),
                      tuple(int(c) for c in fitted_classes(estimator)), (size[0], size[1]),
                      dict(trained_on or {}), hashes)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == "pt":
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            estimator.save(tmp, card=card.to_dict())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        estimator.save(path, card=card.to_dict())  # DeepClassifier.save writes atomically
     else:
         sio = skops_io()
         obj = {"format": SKOPS_FORMAT, "card": card.to_dict(), "model": estimator}
