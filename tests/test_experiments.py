@@ -4,6 +4,7 @@ per-domain splits, several targets and reused source models."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -322,6 +323,26 @@ def test_several_targets_train_the_source_once_and_the_leaderboard_shows_each_an
     assert f"#### target {tb} (scored on the classes it shares with the source; left out: contempt)" in board
     frame = pd.read_csv(tmp_path / "multi" / "metrics.csv")
     assert set(frame[frame.testset == f"target:{tb}"].fold) == {"zero-shot", "tb.target-only", "tb.fusion"}
+
+
+def test_the_source_datasets_official_run_serves_as_the_source_of_cross_runs(tmp_path):
+    """Train once on the source's official split (--save-models), then adapt to targets without training the
+    source again: the zero-shot rows score the official run's models, classical and deep."""
+    src = _save(dataclasses.replace(_fer_like(n_per=60), name="fersrc"))
+    tgt = _save(_lab_like("tgt4", ("angry", "happy", "sad", "neutral"), seed=9))
+    models = ("--model", "hog-svm,cnn-003", "--epochs", "1")
+    assert _run(tmp_path, "--protocol", "official", "--dataset", src, *models, "--name", "off", "--save-models") == 0
+    assert _run(tmp_path, "--protocol", "cross", "--source", src, "--target", tgt, *models, "--name", "x",
+                "--source-run", tmp_path / "off") == 0
+    official, cross = _units(tmp_path / "off"), _units(tmp_path / "x")
+    for model in ("hog-svm", "cnn-003"):
+        zero_shot = cross[(model, "zero-shot")]
+        assert zero_shot["source_run"] == str(tmp_path / "off") and zero_shot["fit_time_s"] == 0.0
+        assert zero_shot["metrics"]["source"] == official[(model, "official")]["metrics"]["test"]
+    assert cross[("cnn-003", "ft-all")]["status"] == "ok"
+    # Another validation carve of the source is another fold: refused, naming the fix.
+    assert _run(tmp_path, "--protocol", "cross", "--source", src, "--target", tgt, *models, "--name", "y",
+                "--source-split", "0.7/0.1/0.2", "--source-run", tmp_path / "off") == 2
 
 
 def test_source_run_reuses_the_trained_source_models(tmp_path, monkeypatch):

@@ -97,8 +97,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                         "(objective: validation macro-F1), then fit the best configuration and score the test "
                         "fold (default: 0, no tuning); 'bench tune' fills the same studies")
     p.add_argument("--source-run", default=None, metavar="RUN",
-                   help="cross: take the trained source (zero-shot) models of this earlier run folder instead of "
-                        "training them again; its source data and split must be this run's")
+                   help="cross: take the trained source (zero-shot) models from this earlier run instead of training "
+                        "them again: a cross run, or a run on the source alone (e.g. its official split with "
+                        "--save-models) whose fold holds this run's source training and validation data")
     p.add_argument("--save-models", action="store_true",
                    help="keep every unit's fitted model in RUN/models/<model>/<fold>.pt|.skops, with a card saying what it "
                         "was trained on (for bench eval, predict and export)")

@@ -21,7 +21,7 @@ from bench.run.config import RunConfig
 from bench.run.ensemble import add_ensembles
 from bench.run.executors import Executor, open_executor
 from bench.run.progress import EpochProgress
-from bench.run.saved_models import save_run_model
+from bench.run.saved_models import load_model, save_run_model
 from bench.run.setup import check_models, check_validation, prepare, source_models, start_run
 from bench.run.unit import (
     build_estimator,
@@ -229,6 +229,9 @@ def _load_checkpoint(run: RunFolder, spec: ModelSpec, fold_id: str, cfg: RunConf
 
 
 def _load(spec: ModelSpec, path: Path, cfg: RunConfig) -> Any:
+    """A model file of a unit: a saved classical pipeline (``.skops``), or a deep model or checkpoint."""
+    if path.suffix == ".skops":
+        return load_model(path)
     est = spec.build(**build_kwargs(spec, seed=cfg.seed, preset=cfg.preset, device=cfg.device, epochs=cfg.epochs,
                                     accel=cfg.accel))
     return type(est).load(path, device=cfg.device) if hasattr(est, "load") else None

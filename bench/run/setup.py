@@ -144,35 +144,44 @@ def fold_digest(fold: Fold) -> str:
 
 def source_models(cfg: RunConfig, facts: dict[str, Any], folds: list[Fold], specs: list[ModelSpec]
                   ) -> dict[tuple[str, str], Path]:
-    """``--source-run RUN``: the saved source model of each (model, source fold) this run would train.
+    """``--source-run RUN``: the model each (model, source fold) of this run would train, found in RUN.
 
-    RUN must be a cross-dataset run on the same source data, whose source folds hold the same indices; every
-    selected model needs its saved source model there. Anything else is refused before a unit runs.
+    RUN is any run on the same source data (a cross run, or e.g. the official-split run of the source dataset)
+    with a fold whose training and validation indices are this source fold's; each selected model needs a
+    saved model of that fold there (a cross run keeps its deep source models; ``--save-models`` keeps every
+    model). Anything else is refused before a unit runs.
     """
     if not cfg.source_run:
         return {}
     other = RunFolder(cfg.source_run)
     if not other.exists():
         raise ConfigError(f"--source-run {cfg.source_run} is not a run folder (no manifest.json)")
+    if "source" not in facts:
+        raise ConfigError(f"--source-run is for --protocol cross (it reuses trained source models), not {cfg.protocol}")
     manifest = other.read_manifest()
-    if manifest.get("config", {}).get("protocol") != cfg.protocol or "source" not in manifest.get("data", {}):
-        raise ConfigError(f"--source-run {cfg.source_run} is not a {cfg.protocol} run; give a cross-dataset run folder")
-    theirs, ours = manifest["data"]["source"].get("fingerprint"), facts["source"]["fingerprint"]
-    if theirs != ours:
-        raise ConfigError(f"--source-run {cfg.source_run} trained on other source data (fingerprint {theirs}, "
-                          f"this run's {ours}); give a run on the same --source")
-    their_folds = {f["id"]: f.get("digest") for f in manifest.get("folds", [])}
-    needed = [f for f in folds if f.init_from is None and f.variant == "zero-shot"]
+    ours = facts["source"]["fingerprint"]
+    roles = [role for role, f in (manifest.get("data") or {}).items() if (f or {}).get("fingerprint") == ours]
+    if not roles:
+        theirs = ", ".join(f"{r} {(f or {}).get('fingerprint')}" for r, f in (manifest.get("data") or {}).items())
+        raise ConfigError(f"--source-run {cfg.source_run} trained on other data ({theirs}; this run's source is "
+                          f"{ours}); give a run on the same --source")
+    # A cross run's source fold holds the same indices as ours only when the source comes first in both merged
+    # datasets, as it does; a run on the source alone indexes it the same way.
+    their_folds = {f.get("digest"): f["id"] for f in manifest.get("folds", []) if f.get("digest")}
     out: dict[tuple[str, str], Path] = {}
-    for fold in needed:
-        if their_folds.get(fold.id) != fold_digest(fold):
-            raise ConfigError(f"--source-run {cfg.source_run}: its {fold.id} fold holds other source indices (another "
-                              "--seed, --source-split or --val-size); use the same split options")
+    for fold in (f for f in folds if f.init_from is None and f.variant == "zero-shot"):
+        their_id = their_folds.get(fold_digest(fold))
+        if their_id is None:
+            raise ConfigError(f"--source-run {cfg.source_run} has no fold with this run's source training and "
+                              "validation indices (another --seed, --source-split or --val-size?); use the same "
+                              "split options")
         for spec in specs:
-            path = other.checkpoint_path(spec.name, fold.id)
-            if not path.exists():
-                raise ConfigError(f"--source-run {cfg.source_run} has no saved source model of {spec.name} "
-                                  f"({path} is missing); deep source models are saved when fine-tuning folds run")
+            candidates = [other.model_path(spec.name, their_id, ext) for ext in ("pt", "skops")]
+            candidates.append(other.checkpoint_path(spec.name, their_id))
+            path = next((c for c in candidates if c.is_file()), None)
+            if path is None:
+                raise ConfigError(f"--source-run {cfg.source_run} has no saved model of {spec.name} for its fold "
+                                  f"{their_id} (looked for {candidates[0]}); run it with --save-models")
             out[(spec.name, fold.id)] = path
     return out
 
