@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,13 @@ def _md(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------- tables
-def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
+COMPACT_COLUMNS = ["rank", "model", "accuracy", "95% CI", "macro-F1", "folds", "leakage"]
+
+
+def single_table(runs: list[Run], protocol: type[Protocol], limit: int | None = None,
+                 columns: list[str] | None = None) -> str:
+    """One row per (run, model), ranked by mean accuracy on the primary test set; ``limit`` keeps the top rows
+    and ``columns`` some columns (the README's compact tables), without the statistics note."""
     rows = []
     for run, manifest, frame in runs:
         leakage, per_model = _leakage(run), _model_leakage(run)
@@ -129,7 +136,7 @@ def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
             else:
                 leaks = _leak_summary(mine if mine is not None else leakage, list(g.fold))  # type: ignore[arg-type]
             note = (manifest.get("model_notes") or {}).get(model)
-            row = {"model": _model_cell(model, g, trials, protocol.trains, note), "_model": model,
+            row = {"model": _model_cell(model, g, trials, protocol.trains, note, manifest), "_model": model,
                    "_acc": g.accuracy.mean(),
                    "accuracy": _mean_std(g.accuracy),
                    "macro-F1": _mean_std(g.macro_f1), "bal. acc": _mean_std(g.balanced_accuracy),
@@ -141,7 +148,11 @@ def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
     rows.sort(key=lambda r: (-r["_acc"], r["_model"], r["run"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = str(i)
-        r["p vs #1"] = "—" if i == 1 else _p_vs_top(rows[0], r, protocol.primary_testset)
+        if columns is None or "p vs #1" in columns:
+            r["p vs #1"] = "—" if i == 1 else _p_vs_top(rows[0], r, protocol.primary_testset)
+    if limit is not None:
+        more = f"\n\n{len(rows) - limit} more rows in the full table." if len(rows) > limit else ""
+        return _md(rows[:limit], columns or COMPACT_COLUMNS) + more
     cols = ["rank", "model", "accuracy", "95% CI", "p vs #1", "macro-F1", "bal. acc", "folds", "fit s", "leakage",
             "run"]
     note = ("95% CI of the accuracy: Student t over folds (optimistic for k-fold CV, whose folds share training "
@@ -153,11 +164,19 @@ def single_table(runs: list[Run], protocol: type[Protocol]) -> str:
     return _md(rows, cols) + "\n\n" + note
 
 
-def _model_cell(model: str, rows: pd.DataFrame, trials: int = 0, trained: bool = True, note: str | None = None) -> str:
-    """The model's name with what sets its row apart: tuning, deep training without a validation split
-    (fixed epochs, last weights: ``--val-size 0``), or a model trained elsewhere (``note``: BL, where from)."""
+def _model_cell(model: str, rows: pd.DataFrame, trials: int = 0, trained: bool = True, note: str | None = None,
+                manifest: dict[str, Any] | None = None) -> str:
+    """The model's name with what sets its row apart: its training recipe and budget when not the default one,
+    tuning, deep training without a validation split (fixed epochs, last weights: ``--val-size 0``), or a model
+    trained elsewhere (``note``: BL, where from)."""
     marks = [f"tuned, {trials} trials"] if trials else []
     deep = rows[(rows.family == "deep") & (rows.status == "ok")]
+    if trained and len(deep) and manifest is not None:
+        cfg = manifest.get("config") or {}
+        if cfg.get("preset", "default") != "default":
+            marks.append(f"{cfg['preset']} preset")
+        if cfg.get("epochs"):
+            marks.append(f"{cfg['epochs']} epoch{'s' if cfg['epochs'] != 1 else ''}")
     if trained and len(deep) and (deep.n_val.fillna(0) == 0).all():
         marks.append("no val: fixed epochs")
     if note:
@@ -291,7 +310,8 @@ def _variant_panel(runs: list[Run], protocol: type[Protocol], suffix: str, targe
         means = _variant_means(frame)
         for model in sorted({k[0] for k in means}):
             note = _backend_note(frame[frame.model == model])
-            row: dict[str, Any] = {"model": _model_cell(model, frame[frame.model == model]), "run": manifest["run_id"]}
+            row: dict[str, Any] = {"model": _model_cell(model, frame[frame.model == model], manifest=manifest),
+                                   "run": manifest["run_id"]}
             best = -1.0
             for v in known + extra:
                 acc = [means.get((model, real(v), actual[t])) for t in names]
@@ -423,30 +443,61 @@ def run_summary_markdown(run: RunFolder) -> str:
 
 
 # ---------------------------------------------------------------------- files
-def replace_block(readme: str, block: str) -> str:
-    if START not in readme or END not in readme:
-        raise BenchError(f"README has no '{START}' ... '{END}' block; add the two markers where the table goes")
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{block}{END}{tail}"
+# The README's generated blocks besides the synthetic demo's (START/END): real data first, then the reproduction.
+REAL = ("<!-- real-data:start -->", "<!-- real-data:end -->")
+REPRODUCTION = ("<!-- reproduction:start -->", "<!-- reproduction:end -->")
+
+
+def replace_block(readme: str, block: str, markers: tuple[str, str] = (START, END)) -> str:
+    start, end = markers
+    if start not in readme or end not in readme:
+        raise BenchError(f"README has no '{start}' ... '{end}' block; add the two markers where the table goes")
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block}{end}{tail}"
+
+
+def _is_real(run: Run) -> bool:
+    from leaderboard.figures import is_real
+
+    return is_real(run[1])
 
 
 def leaderboard_from_args(args: argparse.Namespace) -> int:
     runs = discover_runs(args.runs or None)
     if not runs:
         raise BenchError(f"no run folders found in {', '.join(args.runs or DEFAULT_ROOTS)}; run 'bench run' first")
+    from leaderboard import figures
+    from leaderboard.front import front_page
+    from leaderboard.reproduction import reproduction_markdown
+
     loaded = load_runs(runs)
+    real = [r for r in loaded if _is_real(r)]
+    synthetic = [r for r in loaded if not _is_real(r)]
+    output = Path(args.output)
+    figure_dir = output.parent / "figures"
+    figs = figures.figures(real)
+    reproduction = reproduction_markdown(real)
     body = render_runs(loaded)
+    if reproduction:
+        up = Path(os.path.relpath(".", output.parent)).as_posix() + "/"
+        body += "\n### Reproduction of the papers' headline numbers\n\n" + reproduction_markdown(real, link_prefix=up)
     targets: dict[Path, str] = {}
     sources = ", ".join(str(r.path) for r in runs)
-    targets[Path(args.output)] = (f"# fer-bench leaderboard\n\nGenerated by `bench leaderboard` from {sources}. "
-                                  "Do not edit by hand.\n\n" + body)
+    targets[output] = (f"# fer-bench leaderboard\n\nGenerated by `bench leaderboard` from {sources}. "
+                       "Do not edit by hand.\n\n" + body)
     if args.readme:
         readme = Path(args.readme)
         if not readme.exists():
             raise BenchError(f"{readme} does not exist; pass --readme '' to skip the README block")
-        targets[readme] = replace_block(readme.read_text(), body)
-    stale = []
+        text = replace_block(readme.read_text(), render_runs(synthetic) if synthetic else "")
+        if REAL[0] in text or real:
+            rel = os.path.relpath(figure_dir, readme.parent)
+            text = replace_block(text, front_page(real, Path(rel).as_posix()), REAL)
+        if REPRODUCTION[0] in text or reproduction:
+            text = replace_block(text, reproduction, REPRODUCTION)
+        targets[readme] = text
+    stale = figures.write_or_check(figs, figure_dir, args.check)
     for path, text in targets.items():
         current = path.read_text() if path.exists() else ""
         if current != text:

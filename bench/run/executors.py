@@ -27,6 +27,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -89,10 +90,13 @@ def attempt(run_unit: RunUnit, spec: ModelSpec, fold: Fold, ds: FERDataset, cfg:
             inputs: Callable[[], dict[str, Any]]) -> Finished:
     """Run one unit; an exception (in gathering its inputs too) becomes a failed record: one broken model must
     not lose the others."""
+    start = time.perf_counter()
     try:
         record, predictions, est = run_unit(spec, fold, ds, cfg, run_path=run_path, **inputs())
     except Exception as exc:  # noqa: BLE001 - recorded in the unit's file and metrics.csv
         return Finished(spec, fold, failed_record(spec, fold, exc), None)
+    # The unit's whole time (features, tuning, fit, scoring), not only its fit: what a run costs is their sum.
+    record["wall_s"] = round(time.perf_counter() - start, 2)
     return Finished(spec, fold, record, predictions, est)
 
 

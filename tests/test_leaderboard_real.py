@@ -1,0 +1,181 @@
+"""The real-data front page: compact tables, the inflation and memory-integrity figures and the reproduction
+table, all drawn by ``bench leaderboard`` from run folders on imported (non-synthetic) data."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.core.emotions import INDEX
+from bench.data import store
+from bench.data.dataset import FERDataset
+from bench.results.folder import RunFolder
+
+README = """# project
+
+<!-- real-data:start -->
+<!-- real-data:end -->
+
+<!-- reproduction:start -->
+<!-- reproduction:end -->
+
+<!-- leaderboard:start -->
+<!-- leaderboard:end -->
+"""
+
+SPEC = """
+[[row]]
+paper = "900"
+claim = "hog-svm on posers"
+reported = "88.00"
+own = ["posers_random.toml"]
+subject = ["posers_subject.toml"]
+model = "hog-svm"
+
+[[row]]
+paper = "900"
+claim = "what fine-tuning costs on the source"
+reported = "-20 to -30"
+own = ["faces_to_posers.toml"]
+same_protocol = "subject-disjoint already"
+model = "cnn-999"
+stand_in = "cnn-000-m1"
+variant = ["ft-fc", "ft-all"]
+testset = "source"
+minus = "zero-shot"
+
+[[row]]
+paper = "901"
+claim = "on a dataset we lack"
+reported = "99"
+cannot = "that dataset is not here"
+"""
+
+
+def _posers(name: str, n_subjects: int = 6, per: int = 4, seed: int = 0) -> FERDataset:
+    """Faces whose class shows as a bright bar, with a per-person pattern on top (so people can leak)."""
+    rng = np.random.default_rng(seed)
+    classes = [INDEX[c] for c in ("angry", "happy", "sad")]
+    labels = np.tile(np.repeat(classes, per), n_subjects)
+    subjects = np.repeat([f"p{i}" for i in range(n_subjects)], len(classes) * per)
+    person = {s: rng.normal(0, 30, (48, 48)) for s in set(subjects)}
+    images = np.stack([np.clip(90 + person[s] + rng.normal(0, 40, (48, 48)), 0, 255) for s in subjects])
+    for i, c in enumerate(labels):
+        images[i, 8 + 12 * classes.index(c):16 + 12 * classes.index(c), 10:38] += 45
+    return FERDataset(name, np.clip(images, 0, 255).astype(np.uint8), labels,
+                      [f"{name}/{i}.png" for i in range(len(labels))], subjects=subjects)
+
+
+def _faces(name: str = "faces") -> FERDataset:
+    ds = _posers(name, n_subjects=12, per=5, seed=4)
+    split = np.array(["Training", "Training", "Training", "PublicTest", "PrivateTest"] * (len(ds) // 5))
+    return FERDataset(name, ds.images, ds.labels, ds.files, meta={"split": split})
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("FER_BENCH_DATA_DIR", str(root / "data"))
+        for ds in (_posers("posers"), _faces()):
+            store.save_dataset(ds, store.data_dir(), {"importer": "test"})
+        (root / "experiments").mkdir()
+        (root / "experiments" / "reproduction.toml").write_text(SPEC)
+        for name, text in {
+            "posers_random.toml": 'protocol = "random"\ndataset = "posers"\nmodels = ["hog-svm"]\ntest_size = 0.25\n',
+            "posers_subject.toml": 'protocol = "subject"\ndataset = "posers"\nmodels = ["hog-svm"]\nfolds = 3\n',
+            "faces_to_posers.toml": 'protocol = "cross"\nsource = "faces"\ntarget = "posers"\nmodels = ["cnn-999"]\n'
+                                    'target_split_by = "subject"\n',
+        }.items():
+            (root / "experiments" / name).write_text(text)
+        common = ["--no-progress", "--ensemble", "none", "--threads", "1"]
+        for argv in (["--config", "experiments/posers_random.toml", "--model", "hog-svm,lbp-svm"],
+                     ["--protocol", "kfold", "--dataset", "posers", "--folds", "3", "--model", "hog-svm,lbp-svm"],
+                     ["--config", "experiments/posers_subject.toml", "--model", "hog-svm,lbp-svm"],
+                     ["--config", "experiments/faces_to_posers.toml", "--model", "cnn-000-m1", "--epochs", "1"]):
+            assert main(["run", *argv, *common]) == 0
+        (root / "README.md").write_text(README)
+        assert main(["leaderboard"]) == 0
+        yield root
+
+
+def _units(root: Path, run: str) -> pd.DataFrame:
+    return RunFolder(root / "results" / run).metrics_frame()
+
+
+def test_the_figures_are_drawn_from_the_real_runs_and_named_in_the_readme(project):
+    figures = sorted(p.name for p in (project / "leaderboard" / "figures").iterdir())
+    assert figures == ["inflation-posers.svg", "memory-faces-posers.svg"]
+    svg = (project / "leaderboard" / "figures" / "inflation-posers.svg").read_text()
+    assert "hog-svm" in svg and "lbp-svm" in svg and "random 75/25" in svg and "subject-disjoint 3-fold" in svg
+    assert "<dc:date>" not in svg  # no timestamp: the same runs give the same bytes
+    readme = (project / "README.md").read_text()
+    assert "![posers: accuracy under each protocol](leaderboard/figures/inflation-posers.svg)" in readme
+    assert "![faces -> posers: memory integrity](leaderboard/figures/memory-faces-posers.svg)" in readme
+
+
+def test_the_inflation_table_holds_each_protocols_mean_accuracy(project):
+    readme = (project / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| hog-svm ") and "random 75/25" not in line
+               and line.count("|") == 6)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    runs = {p.name: _units(project, p.name) for p in (project / "results").iterdir()}
+    rnd = next(f for n, f in runs.items() if n.startswith("random"))
+    kf = next(f for n, f in runs.items() if n.startswith("kfold"))
+    sub = next(f for n, f in runs.items() if n.startswith("subject"))
+    means = [100 * f[(f.model == "hog-svm") & (f.status == "ok")].accuracy.mean() for f in (rnd, kf, sub)]
+    assert cells[1:4] == [f"{m:.1f}" for m in means]
+    assert cells[4] == f"{means[0] - means[2]:+.1f}"
+
+
+def test_the_reproduction_table_reads_its_numbers_from_the_runs(project):
+    readme = (project / "README.md").read_text()
+    block = readme.split("<!-- reproduction:start -->")[1].split("<!-- reproduction:end -->")[0]
+    rows = {r.split("|")[2].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
+            for r in block.splitlines() if r.startswith("| 90")}
+    rnd = _units(project, next(p.name for p in (project / "results").iterdir() if p.name.startswith("random")))
+    sub = _units(project, next(p.name for p in (project / "results").iterdir() if p.name.startswith("subject")))
+    own = rows["hog-svm on posers"]
+    assert own[2] == "88.00"
+    assert own[3] == f"{100 * rnd[rnd.model == 'hog-svm'].accuracy.mean():.1f}"
+    assert own[4] == f"{100 * sub[sub.model == 'hog-svm'].accuracy.mean():.1f}"
+    assert "[posers_random.toml](experiments/posers_random.toml)" in own[5]
+    cross = _units(project, next(p.name for p in (project / "results").iterdir() if p.name.startswith("cross")))
+    src = cross[(cross.testset == "source") & (cross.status == "ok")].set_index("variant").accuracy
+    costs = sorted((100 * (src[v] - src["zero-shot"]) for v in ("ft-fc", "ft-all")), reverse=True)
+    cost = rows["what fine-tuning costs on the source"]
+    assert re.fullmatch(r"[-+]\d+\.\d( to [-+]\d+\.\d)? \(cnn-000-m1 in place of cnn-999; --epochs 1\)", cost[3]), cost
+    assert cost[3].startswith(f"{costs[0]:+.1f}")
+    assert cost[4] == "same as the paper's protocol (subject-disjoint already)"
+    assert rows["on a dataset we lack"][3] == "cannot be reproduced here: that dataset is not here"
+
+
+def test_check_passes_on_the_written_files_and_fails_on_a_changed_figure(project, monkeypatch, capsys):
+    monkeypatch.chdir(project)
+    assert main(["leaderboard", "--check"]) == 0
+    figure = project / "leaderboard" / "figures" / "inflation-posers.svg"
+    kept = figure.read_bytes()
+    figure.write_bytes(kept.replace(b"hog-svm", b"hog-SVM"))
+    try:
+        assert main(["leaderboard", "--check"]) == 1
+        assert "inflation-posers.svg" in capsys.readouterr().out
+    finally:
+        figure.write_bytes(kept)
+
+
+def test_the_runs_table_states_each_runs_recipe_and_time(project):
+    readme = (project / "README.md").read_text()
+    cross = next(line for line in readme.splitlines() if line.startswith("| [cross-"))
+    assert "`bench run --config experiments/faces_to_posers.toml --model cnn-000-m1 --epochs 1" in cross
+    assert "| default, 1 epoch |" in cross and "(units' wall time)" in cross
+    units = [json.loads(p.read_text()) for p in (project / "results").glob("cross-*/units/*/*.json")]
+    minutes = round(sum(u["wall_s"] for u in units) / 60)
+    assert (f"{minutes} min" if minutes else "s (units' wall time)") in cross
+    assert readme.split("<!-- leaderboard:start -->")[1].split("<!-- leaderboard:end -->")[0] == "\n"  # none synthetic
