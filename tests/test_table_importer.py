@@ -113,12 +113,28 @@ def test_flat_folder_with_labels_subjects_and_metadata_from_file_names(tmp_path)
         folder.load(tmp_path, label_map=TAIWAN_MAP)
 
 
-def test_real_taiwanese_database_imports_as_provenance_says():
-    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "taiwan" / "faces_256x256"
+def test_the_readmes_taiwanese_recipe_imports_as_provenance_says(tmp_path, monkeypatch, capsys):
+    """The README's one-line recipe, run as written from the repository root."""
+    import shlex
+
+    from bench.cli import main
+    from bench.data import catalog
+
+    repo = Path(__file__).resolve().parents[1]
+    root = repo.parent / "shared" / "data" / "taiwan" / "faces_256x256"
     if not root.is_dir():
-        pytest.skip(f"{root} is absent (shared data)")
-    ds = folder.load(root, label_regex=TAIWAN_RE.replace("png", "jpg"), label_map=TAIWAN_MAP, size=48)
+        pytest.skip(f"{root} is absent (shared data: the Taiwanese database)")
+    line = next(x for x in (repo / "README.md").read_text().splitlines()
+                if x.startswith("bench data import folder ../shared/data/taiwan"))
+    monkeypatch.chdir(repo)
+    assert main([*shlex.split(line)[1:], "--data-dir", str(tmp_path)]) == 0
+    report = capsys.readouterr().out
+    ds = catalog.load("taiwan", tmp_path)
     assert len(ds) == 1223 and len(set(ds.subjects)) == 29
     assert ds.class_counts() == {"angry": 200, "disgust": 198, "fear": 151, "happy": 226, "sad": 197,
                                  "surprise": 182, "neutral": 69}
-    assert ds.info["report"]["skipped: code not in --label-map"].startswith("9 files")
+    assert set(ds.meta) >= {"performance", "view"} and ds.image_size == (48, 48)
+    assert "skipped: code not in --label-map: 9 files" in report
+    found = int(report.split("face found in ")[1].split()[0])
+    assert found >= 0.99 * 1223, report  # the frontal Haar cascade finds nearly every performer's face
+    assert (tmp_path / "taiwan.crops.png").is_file()
