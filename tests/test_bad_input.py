@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import refused, run
 
-import bench.cli.app as cli
 from bench.cli import main
 from bench.core.errors import ConfigError, DataError
 from bench.data.dataset import FERDataset
@@ -20,21 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LAB = "synth-lab:n=240,subjects=12"
 
 
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def _error_line(code: int, out: str, err: str) -> str:
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 def _run(capsys, tmp_path: Path, *args: object) -> str:
     """A run that must be refused before it writes anything: its one error line."""
-    err = _error_line(*run(capsys, "run", "--out", tmp_path / "out", "--no-progress", *args))
+    err = refused(run(capsys, "run", "--out", tmp_path / "out", "--no-progress", *args))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("units"))
     return err
 
@@ -96,7 +88,7 @@ def test_a_sqlite_storage_in_a_missing_folder_is_refused_not_created(capsys, tmp
                 "--storage", url]
     else:
         argv = ["dashboard", "--storage", url, "--port", "0"]
-    err = _error_line(*run(capsys, *argv))
+    err = refused(run(capsys, *argv))
     assert f"folder {missing} does not exist" in err
     assert not (tmp_path / "nonexistent").exists()
 
@@ -146,14 +138,14 @@ def test_the_leaderboard_clips_the_interval_of_a_spread_two_fold_run(tmp_path):
 # ---------------------------------------------------------------------- item 10: no tracebacks
 def test_a_port_outside_the_tcp_range_is_one_line(capsys, tmp_path):
     (tmp_path / "optuna.db").touch()
-    err = _error_line(*run(capsys, "dashboard", tmp_path, "--port", "70000"))
+    err = refused(run(capsys, "dashboard", tmp_path, "--port", "70000"))
     assert "--port 70000 is not a TCP port" in err
 
 
 @pytest.mark.parametrize("host", ["999.1.1.1", "203.0.113.7"])
 def test_a_bad_host_is_named_not_the_port(capsys, tmp_path, host):
     (tmp_path / "optuna.db").touch()
-    err = _error_line(*run(capsys, "dashboard", tmp_path, "--host", host, "--port", "0"))
+    err = refused(run(capsys, "dashboard", tmp_path, "--host", host, "--port", "0"))
     assert f"--host '{host}' is not an address of this machine" in err and "port" not in err
 
 
@@ -163,7 +155,7 @@ def test_report_out_pointing_at_a_file_is_one_line(capsys, tmp_path):
     run_dir = fixtures_runs.fabricate_run(tmp_path, "r")
     target = tmp_path / "file.md"
     target.write_text("x")
-    err = _error_line(*run(capsys, "report", run_dir, "--out", target))
+    err = refused(run(capsys, "report", run_dir, "--out", target))
     assert "--out" in err and "is a file" in err
 
 

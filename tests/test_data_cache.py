@@ -11,23 +11,11 @@ from pathlib import Path
 import fixtures_layouts as fl
 import numpy as np
 import pytest
+from cli_helpers import error_line, run
 
-import bench.cli.app as cli
 from bench.core.errors import DataError
 from bench.data import catalog
 from bench.data import store as datastore
-
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 @pytest.fixture
@@ -41,7 +29,7 @@ def test_a_dataset_name_is_a_plain_name(capsys, tmp_path, ck, name):
     name = str(tmp_path / "abs") if name == "ABSOLUTE" else name
     cache = datastore.data_dir()
     before = sorted(tmp_path.rglob("*"))
-    err = _error_line(*run(capsys, "data", "import", "ck48", ck, "--name", name)[::2])
+    err = error_line(*run(capsys, "data", "import", "ck48", ck, "--name", name)[::2])
     assert "--name" in err and "plain name" in err
     assert sorted(tmp_path.rglob("*")) == before
     assert not cache.exists() or not any(cache.iterdir())
@@ -86,7 +74,7 @@ def test_arrays_swapped_under_a_manifest_are_refused(capsys, tmp_path, ck):
     assert run(capsys, "data", "import", "ck48", ck, "--name", "two", "--size", "32")[0] == 0
     root = datastore.data_dir()
     (root / "one.npz").write_bytes((root / "two.npz").read_bytes())
-    err = _error_line(*run(capsys, "data", "info", "one")[::2])
+    err = error_line(*run(capsys, "data", "info", "one")[::2])
     assert "one.npz does not match the digest in one.json" in err and "--force" in err
     manifest = json.loads((root / "two.json").read_text())
     assert manifest["arrays"]["images_shape"][1:] == [32, 32] and len(manifest["arrays"]["sha256"]) == 64
@@ -132,7 +120,7 @@ def test_two_imports_of_one_name_at_once_are_refused(capsys, ck):
     holder = FileLock(root / ".ckr.lock")
     assert holder.acquire("pid 77 importing 'ckr'")
     try:
-        err = _error_line(*run(capsys, "data", "import", "ck48", ck, "--name", "ckr")[::2])
+        err = error_line(*run(capsys, "data", "import", "ck48", ck, "--name", "ckr")[::2])
         assert "another import of 'ckr'" in err and "pid 77" in err
     finally:
         holder.release()
@@ -151,16 +139,16 @@ def test_data_list_names_a_damaged_manifest_and_lists_the_rest(capsys, ck, conte
     bad = next(line for line in out.splitlines() if line.startswith("| bad"))
     assert "damaged" in bad and "bad.json" in bad and "--force" in bad
     # Loading it names the file and the fix, not "unknown dataset ... did you mean".
-    err = _error_line(*run(capsys, "data", "info", "bad")[::2])
+    err = error_line(*run(capsys, "data", "info", "bad")[::2])
     assert "bad.json is damaged" in err and "unknown dataset" not in err and "--force" in err
 
 
 def test_data_dir_pointing_at_a_file_is_one_line(capsys, tmp_path, ck):
     file = tmp_path / "not-a-folder"
     file.write_text("x")
-    err = _error_line(*run(capsys, "data", "import", "ck48", ck, "--data-dir", file)[::2])
+    err = error_line(*run(capsys, "data", "import", "ck48", ck, "--data-dir", file)[::2])
     assert "--data-dir" in err and "is a file" in err
-    err = _error_line(*run(capsys, "run", "--protocol", "random", "--dataset", "synth-lab", "--model", "pixels-nb",
+    err = error_line(*run(capsys, "run", "--protocol", "random", "--dataset", "synth-lab", "--model", "pixels-nb",
                            "--data-dir", file, "--out", tmp_path / "o")[::2])
     assert "--data-dir" in err and "is a file" in err
     assert not (tmp_path / "o").exists()

@@ -11,23 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import error_line, run
 from PIL import Image
 
-import bench.cli.app as cli
 from bench.data import catalog, images
 from bench.data.importers import folder
-
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 def _gray8(root: Path, cls: str, name: str, side: int = 32, value: int = 100) -> Path:
@@ -64,7 +52,7 @@ def test_float_tiffs_in_0_to_1_are_scaled_and_out_of_range_ones_refused(capsys, 
     assert ds.info["report"]["pixel depth"] == "1 float images with values in 0..1 scaled to 0..255"
 
     Image.fromarray(ramp * 4 - 1, mode="F").save(tmp_path / "happy" / "odd.tif")
-    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
+    err = error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
     assert "odd.tif holds float pixel values outside 0..1 and 0..255 (-1..3)" in err and "--skip-corrupt" in err
     code, out, err = run(capsys, "data", "import", "folder", tmp_path, "--skip-corrupt", "--name", "f2")
     assert code == 0, err
@@ -78,7 +66,7 @@ def test_a_file_name_that_is_not_utf8_is_refused_at_import(capsys, tmp_path):
     bad = os.fsencode(tmp_path / "sad") + b"/caf\xe9.png"
     with open(bad, "wb") as fh:
         Image.fromarray(np.zeros((32, 32), np.uint8)).save(fh, format="PNG")
-    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path, "--name", "latin")[::2])
+    err = error_line(*run(capsys, "data", "import", "folder", tmp_path, "--name", "latin")[::2])
     assert "caf\\xe9.png is not valid UTF-8" in err and "rename it" in err
     with pytest.raises(Exception, match="unknown dataset 'latin'"):
         catalog.load("latin")  # nothing was cached that every run would then fail on
@@ -104,10 +92,10 @@ def test_an_image_too_large_to_decode_is_refused_or_skipped(capsys, tmp_path):
     _png_claiming(tmp_path / "sad" / "big.png", 12000, 10000, pad=40_000)  # above our limit, below Pillow's
     assert (tmp_path / "sad" / "big.png").stat().st_size > images.HEADER_CHECK_BYTES
     _png_claiming(tmp_path / "sad" / "huge.png", 40000, 40000)  # above Pillow's too
-    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
+    err = error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
     assert "sad/big.png is 12000x10000 pixels, more than the 100 megapixels" in err and "--skip-corrupt" in err
     (tmp_path / "sad" / "big.png").unlink()
-    err = _error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
+    err = error_line(*run(capsys, "data", "import", "folder", tmp_path)[::2])
     assert "sad/huge.png is 1600 megapixels, more than the 100 megapixels" in err and "--skip-corrupt" in err
     code, out, err = run(capsys, "data", "import", "folder", tmp_path, "--skip-corrupt")
     assert code == 0, err
@@ -117,7 +105,7 @@ def test_an_image_too_large_to_decode_is_refused_or_skipped(capsys, tmp_path):
 @pytest.mark.parametrize("spec, expect", [("synth-lab:n=2,size=2000", "size must be at most 1024 pixels"),
                                           ("synth-wild:n=100000000,size=1024", "more than half of this machine's")])
 def test_synthetic_sizes_are_bounded_before_allocating(capsys, spec, expect):
-    err = _error_line(*run(capsys, "data", "info", spec)[::2])
+    err = error_line(*run(capsys, "data", "info", spec)[::2])
     assert expect in err
 
 

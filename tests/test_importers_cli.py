@@ -11,8 +11,8 @@ from pathlib import Path
 import fixtures_layouts as fl
 import numpy as np
 import pytest
+from cli_helpers import run
 
-import bench.cli.app as cli
 from bench.core.errors import ConfigError
 from bench.data import store as datastore
 from bench.data.catalog import IMPORTERS, import_dataset
@@ -22,13 +22,6 @@ IMPORTER_NAMES = IMPORTERS.names("importers")
 VICTIM = "precious"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
