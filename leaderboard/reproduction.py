@@ -1,5 +1,5 @@
 """The reproduction table: each headline number of the papers beside fer-bench's, under the paper's own protocol
-and under a subject-disjoint one, with the experiment file behind each (``experiments/reproduction.toml``).
+and under a subject-disjoint one, with the experiment file behind each (``leaderboard/reproduction.toml``).
 
 The papers' numbers are typed in that file; fer-bench's are read from the committed runs made with
 ``bench run --config experiments/FILE``, found by the ``--config`` of the command their manifest records. A run
@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 
-SPEC = Path("experiments") / "reproduction.toml"
+SPEC = Path("leaderboard") / "reproduction.toml"
 # Options a command may add to its experiment file without changing what is measured (--model is named apart).
 _NEUTRAL_FLAGS = {"--config", "--model", "--source-run", "--name", "--out", "--data-dir", "--threads", "--no-progress",
                   "--save-models", "--device", "--accel", "--workers", "--scheduler", "--storage", "--ensemble",
@@ -46,7 +46,7 @@ class Row:
 
 
 def read_spec(path: Path = SPEC) -> list[Row]:
-    """The rows of ``experiments/reproduction.toml`` (a BenchError naming the file and the key when malformed)."""
+    """The rows of ``leaderboard/reproduction.toml`` (a BenchError naming the file and the key when malformed)."""
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

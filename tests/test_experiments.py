@@ -215,7 +215,7 @@ def test_val_size_zero_trains_fixed_epochs_and_the_leaderboard_says_so(tmp_path,
     (unit,) = _units(tmp_path / "nv").values()
     assert unit["n_val"] == 0 and len(unit["history"]) == 3
     assert all(h["val_acc"] is None for h in unit["history"])
-    assert "cnn-003 (no val: fixed epochs)" in (tmp_path / "nv" / "leaderboard.md").read_text()
+    assert "cnn-003 (3 epochs; no val: fixed epochs)" in (tmp_path / "nv" / "leaderboard.md").read_text()
     assert _run(tmp_path, "--protocol", "random", "--dataset", LAB, "--model", "resnet18-scratch", "--preset",
                 "paper", "--val-size", "0") == 2
     assert "stops early on a validation split" in capsys.readouterr().err

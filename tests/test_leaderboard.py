@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bench.core.errors import BenchError
-from leaderboard.build import discover_runs, leaderboard_from_args, render, replace_block
+from leaderboard.build import discover_runs, render
+from leaderboard.write import leaderboard_from_args, replace_block
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -87,7 +87,8 @@ def project(tmp_path_factory):
         for ds in (_posers("posers"), _faces()):
             store.save_dataset(ds, store.data_dir(), {"importer": "test"})
         (root / "experiments").mkdir()
-        (root / "experiments" / "reproduction.toml").write_text(SPEC)
+        (root / "leaderboard").mkdir()
+        (root / "leaderboard" / "reproduction.toml").write_text(SPEC)
         for name, text in {
             "posers_random.toml": 'protocol = "random"\ndataset = "posers"\nmodels = ["hog-svm"]\ntest_size = 0.25\n',
             "posers_subject.toml": 'protocol = "subject"\ndataset = "posers"\nmodels = ["hog-svm"]\nfolds = 3\n',

@@ -22,7 +22,7 @@ HANDLERS = {
     "dashboard": "bench.run.dashboard:dashboard_from_args",
     "perf": "bench.perf.cli:perf_from_args",
     "report": "bench.report.build:report_from_args",
-    "leaderboard": "leaderboard.build:leaderboard_from_args",
+    "leaderboard": "leaderboard.write:leaderboard_from_args",
     "models": "bench.cli.listing:models_from_args",
     "protocols": "bench.cli.listing:protocols_from_args",
     "eval": "bench.run.evaluate:eval_from_args",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -120,7 +121,10 @@ def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> op
         kw = {"heartbeat_interval": int(heartbeat), "grace_period": 3 * int(heartbeat)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            kw["heartbeat_stale_trial_callback"] = retry(max_retry=1)
+            # Optuna < 4.? names the argument failed_trial_callback (later versions keep it for other failures).
+            params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
+            key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
+            kw[key] = retry(max_retry=1)
     shown = storage_address(url)
     try:
         if not is_sqlite:
