@@ -7,8 +7,9 @@ values 0-255 at the size of the images the model was trained on. Inside, it does
 the network, and a softmax; its output is the probabilities in the model's label order. Test-time
 augmentation (TenCrop, flip) is not part of the graph: it scores the single centre view.
 
-torch's dynamo exporter (``torch.onnx.export(dynamo=True)``, with onnxscript) writes it: it exports the
-antialiased resize that the TorchScript exporter cannot, and works offline.
+torch's dynamo exporter (``torch.onnx.export(dynamo=True)``, with onnxscript) writes it, offline. The resize is
+written as two matrix products (bilinear resizing is linear and separable), so the graph needs no ONNX Resize
+with antialias, which older exporters cannot write.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from deep.augment import crop_size, eval_views
 from deep.config import TrainConfig
 from deep.estimator import DeepClassifier
 from deep.nets.base import FERNet
-from deep.train import Runtime, image_tensor, predict_proba, prepare
+from deep.train import Runtime, image_tensor, predict_proba
 
 # Exported and native probabilities must agree to this on a check batch, or the file is not written.
 TOLERANCE = 1e-4
@@ -37,15 +38,33 @@ TOLERANCE = 1e-4
 class ScoringGraph(nn.Module):
     """0-255 pixels (N, 1, H, W) -> probabilities (N, K), through fer-bench's single-view evaluation path."""
 
-    def __init__(self, net: FERNet, cfg: TrainConfig) -> None:
+    def __init__(self, net: FERNet, cfg: TrainConfig, image_size: tuple[int, int]) -> None:
         super().__init__()
         self.net = net
         self.cfg = cfg
         self.rt = Runtime(torch.device("cpu"), None, False)
+        side = crop_size(min(image_size), cfg.augment.crop_fraction)
+        h, w = (side, side) if side < min(image_size) else image_size
+        size = net.spec.input_size
+        # The (antialiased) bilinear resize is linear and separable: rows @ x @ cols. As two matrix products it
+        # exports with any exporter and opset, where ONNX Resize with antialias needs recent exporters. Both are
+        # right-hand factors (x @ M), which need no broadcast over the dynamic batch dimension.
+        shrink = size < min(h, w)
+        self.register_buffer("rows", _resize_matrix(h, size, shrink).T.contiguous(), persistent=False)
+        self.register_buffer("cols", _resize_matrix(w, size, shrink).T.contiguous(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         view = eval_views(x / 255.0, self.cfg.augment, "none")[0]
-        return self.net(prepare(view, self.net, self.rt)).float().softmax(-1)
+        view = ((view @ self.cols).transpose(-1, -2) @ self.rows).transpose(-1, -2)
+        spec = self.net.spec
+        return self.net((view - spec.mean) / spec.std).float().softmax(-1)
+
+
+def _resize_matrix(n: int, size: int, antialias: bool) -> Tensor:
+    """(size, n): the bilinear resize of one axis from n to size samples, as ``deep.augment.resize`` does it."""
+    eye = torch.eye(n)[None, None]
+    return nn.functional.interpolate(eye, size=(size, n), mode="bilinear", align_corners=False,
+                                      antialias=antialias)[0, 0]
 
 
 def preprocessing(est: DeepClassifier, image_size: tuple[int, int]) -> str:
@@ -68,7 +87,7 @@ def export_onnx(est: DeepClassifier, image_size: tuple[int, int], metadata: dict
     import onnxruntime as ort
 
     net = copy.deepcopy(est.net_).cpu().float().to(memory_format=torch.contiguous_format).eval()
-    graph = ScoringGraph(net, est.config_).eval()
+    graph = ScoringGraph(net, est.config_, image_size).eval()
     h, w = image_size
     check = np.random.default_rng(0).integers(0, 256, (8, h, w), dtype=np.uint8)
     example = torch.from_numpy(check[:2]).float().unsqueeze(1)
