@@ -442,6 +442,16 @@ def _counts(study: optuna.Study) -> tuple[int, int]:
     return sum(s in FINISHED for s in states), sum(s == TrialState.RUNNING for s in states)
 
 
+def _best(study: optuna.Study) -> FrozenTrial | None:
+    """The best complete trial, the earliest among equals; None before one completes."""
+    # Not study.best_trial: Optuna before 3.6 raises on PostgreSQL when two trials tie on the best value.
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        return None
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    return min(done, key=lambda t: (sign * t.value, t.number))
+
+
 def _fail_stale(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -454,11 +464,9 @@ def _trial_line(study: optuna.Study, t: FrozenTrial, n_trials: int) -> str | Non
     done, _ = _counts(study)
     head = f"trial {t.number:>3} [{done}/{n_trials}]"
     if t.state == TrialState.COMPLETE:
-        try:
-            best = study.best_value
-        except ValueError:
-            best = float("nan")
-        return (f"{head} {METRIC} {t.value:.4f} (best {best:.4f})  fit {t.user_attrs.get('fit_time_s', 0):.1f}s  "
+        best = _best(study)
+        best_value = best.value if best is not None else float("nan")
+        return (f"{head} {METRIC} {t.value:.4f} (best {best_value:.4f})  fit {t.user_attrs.get('fit_time_s', 0):.1f}s  "
                 f"{json.dumps(t.params, sort_keys=True)}")
     return f"{head} {t.state.name.lower()}"
 
@@ -533,11 +541,10 @@ def tune_unit(spec: ModelSpec, fold: Any, ds: FERDataset, *, n_trials: int, time
     _drive(study, objective, n_trials, timeout, log, poll_s)
 
     finished, _ = _counts(study)
-    try:
-        best = study.best_trial
-    except ValueError:
+    best = _best(study)
+    if best is None:
         raise BenchError(f"no trial of study '{study_name}' completed ({finished} finished, all pruned or "
-                         "interrupted); run more --trials or a longer --timeout") from None
+                         "interrupted); run more --trials or a longer --timeout")
     # Re-run the search space on the best trial's values: the estimator parameters come back with their
     # exact types (tuples, derived values) rather than their JSON copies.
     best_params = spec.search_space(FixedTrial(best.params))  # type: ignore[misc]
