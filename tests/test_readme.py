@@ -48,3 +48,11 @@ def test_readme_performance_table_matches_the_saved_benchmarks():
     minutes, seconds = divmod(round(run["wall_s"]), 60)
     row = table[f"run, `{run['command'].removeprefix('bench run ')}`"]
     assert row[0] == f"{minutes} min {seconds} s, {run['peak_rss_mb'] / 1024:.1f} GiB peak"
+    one, dask = json.loads((perf / "parallel.json").read_text())
+    row = table[f"parallel, `{dask['command'].removeprefix('bench run ')}`, {dask['workers']} workers"]
+    assert row[:4] == [f"{dask['wall_s']:g} s", f"{one['wall_s']:g} s", f"{dask['speedup']:.2f}x", f"{dask['target']:g}x"]
+    assert dask["same_metrics"]
+    classical = json.loads((perf / "classical-fer2013.json").read_text())
+    for total in classical["totals"]:
+        row = table[f"classical default set, FER2013 official split ({total['backend']})"]
+        assert row[0] == f"{total['total']}, slowest {total['slowest']} {total['slowest s']:.0f} s"
