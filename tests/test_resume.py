@@ -97,6 +97,8 @@ def test_a_killed_run_resumes_the_unit_and_ends_with_the_uninterrupted_metrics(t
     units = [json.loads(p.read_text()) for p in (tmp_path / "plain").glob("*/units/*/*.json")]
     resumed = [json.loads(p.read_text()) for p in out.glob("*/units/*/*.json")]
     assert resumed[0]["metrics"] == units[0]["metrics"] and resumed[0]["resumed_from_epoch"] == seen
+    # Its fit time counts every epoch, those trained before the kill too.
+    assert resumed[0]["fit_time_s"] >= sum(h["time"] for h in resumed[0]["history"]) > 0
     assert not list(out.glob("*/checkpoints/*/*.epoch.pt"))  # a finished unit's epoch state is removed
 
 

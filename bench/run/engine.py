@@ -97,7 +97,10 @@ def run_unit(spec: ModelSpec, fold: Fold, ds: FERDataset, cfg: RunConfig, source
     if saved is not None:
         saved.unlink(missing_ok=True)  # the unit is done: its per-epoch state is not needed to resume
     history = getattr(est, "history_", None)
-    record.update(status="ok", metrics=outcome.metrics, fit_time_s=round(outcome.fit_time_s, 4),
+    fit_time_s = outcome.fit_time_s
+    if record.get("resumed_from_epoch"):  # the epochs trained before the interruption count too
+        fit_time_s += sum(h.get("time") or 0.0 for h in history[:record["resumed_from_epoch"]])
+    record.update(status="ok", metrics=outcome.metrics, fit_time_s=round(fit_time_s, 4),
                   predict_ms_per_image=round(outcome.predict_ms_per_image, 5), model_size=model_size(est),
                   history=history or None,
                   **{k: v for k, v in (("backend", outcome.backend), ("iterations", outcome.iterations)) if v})
