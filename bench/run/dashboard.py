@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
+import signal
 import socket
 import sys
 import threading
@@ -147,6 +148,9 @@ def dashboard_from_args(args: argparse.Namespace) -> int:
     from bench.run.tuning import storage_address
 
     print(f"optuna-dashboard on {storage_address(storage)}: {server.url} (Ctrl-C stops it)", flush=True)
+    # A shell starts background commands with SIGINT ignored, and Python keeps that: "kill -INT" (or Ctrl-C
+    # once brought to the foreground) would not stop a dashboard started with '&' from a script.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
