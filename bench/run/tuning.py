@@ -121,7 +121,7 @@ def open_storage(url: str, *, heartbeat: int | None = DEFAULT_HEARTBEAT_S) -> op
         kw = {"heartbeat_interval": int(heartbeat), "grace_period": 3 * int(heartbeat)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            # Optuna < 4.? names the argument failed_trial_callback (later versions keep it for other failures).
+            # Older Optuna (3.4, the floor) names this argument failed_trial_callback.
             params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
             key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
             kw[key] = retry(max_retry=1)
