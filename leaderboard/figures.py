@@ -6,13 +6,16 @@
 - ``memory-SOURCE-TARGET.svg``: paper 002's memory-integrity chart: each adaptation strategy's accuracy on the
   target test set and on the source test set.
 
-SVG, written deterministically (no date, fixed ids): the same runs give the same bytes, so ``--check`` can
-compare them. Synthetic data is left to the tables.
+SVG, written deterministically (no date, fixed ids). Each file carries the digest of the data it shows, and
+``--check`` compares that digest rather than the bytes, which differ between matplotlib versions for the same
+data. Synthetic data is left to the tables.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +91,22 @@ def memory_data(runs: list[Run]) -> dict[tuple[str, str], pd.DataFrame]:
     return {pair: pd.DataFrame(rows) for pair, rows in out.items()}
 
 
-def _svg(fig: Any) -> bytes:
+# The digest of what a figure shows, written into its SVG: the check compares it, not the bytes, which differ
+# between matplotlib versions for the same data.
+DIGEST = re.compile(rb"fer-bench figure data ([0-9a-f]{16})")
+
+
+def _svg(fig: Any, *shown: Any) -> bytes:
+    digest = hashlib.sha256(repr([x.to_csv() if isinstance(x, pd.DataFrame) else x for x in shown]).encode())
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "fer-bench"}, bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={
+        "Date": None, "Creator": "fer-bench", "Description": f"fer-bench figure data {digest.hexdigest()[:16]}"})
     return buf.getvalue()
+
+
+def _digest(svg: bytes) -> bytes | None:
+    found = DIGEST.search(svg)
+    return found.group(1) if found else None
 
 
 def inflation_svg(data: str, table: pd.DataFrame) -> bytes:
@@ -116,7 +131,7 @@ def inflation_svg(data: str, table: pd.DataFrame) -> bytes:
         ax.grid(axis="x", color="#eeeeee")
         ax.set_xlim(0, 100)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / len(table)), ncol=3, frameon=False)
-        out = _svg(fig)
+        out = _svg(fig, data, table)
         plt.close(fig)
     return out
 
@@ -147,7 +162,7 @@ def memory_svg(pair: tuple[str, str], frame: pd.DataFrame) -> bytes:
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False)
         fig.suptitle(f"{pair[0]} -> {pair[1]}: each strategy on both test sets (memory integrity)", x=0.01, y=1.06,
                      ha="left", fontsize=9)
-        out = _svg(fig)
+        out = _svg(fig, pair, frame)
         plt.close(fig)
     return out
 
@@ -161,11 +176,12 @@ def figures(runs: list[Run]) -> dict[str, bytes]:
 
 
 def write_or_check(figs: dict[str, bytes], folder: Path, check: bool) -> list[Path]:
-    """Write the figures into ``folder`` (or only compare with ``check``); the paths that were out of date."""
+    """Write the figures into ``folder`` (or only compare with ``check``); the paths that were out of date: missing,
+    or showing other data."""
     stale = []
     for name, data in figs.items():
         path = folder / name
-        if not path.exists() or path.read_bytes() != data:
+        if not path.exists() or _digest(path.read_bytes()) != _digest(data):
             stale.append(path)
             if not check:
                 folder.mkdir(parents=True, exist_ok=True)
