@@ -89,11 +89,13 @@ class DashboardServer:
         self._server.server_close()
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until Ctrl-C."""
+        """Serve until Ctrl-C. The server runs in its thread, so the interrupt lands in this wait and never inside
+        a request, where wsgiref would log it and serve on."""
+        self.start()
         try:
-            self._server.serve_forever(poll_interval=0.5)
+            threading.Event().wait()
         finally:
-            self._server.server_close()
+            self.stop()
 
     def __enter__(self) -> DashboardServer:
         return self.start()
