@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import bench.cli.app as cli
@@ -28,3 +31,13 @@ def refused(result: tuple[int, str, str]) -> str:
     """``error_line`` of a ``run`` result."""
     code, _out, err = result
     return error_line(code, err)
+
+
+def fresh_process_imports(argv: list[str], modules: set[str]) -> str:
+    """``bench ARGV`` in a new interpreter; its stderr tail, after asserting it exited 0 and imported none of
+    ``modules`` (exit 3 when it did)."""
+    code = (f"import sys; from bench.cli import main; rc = main({argv!r}); "
+            f"sys.exit(rc or (3 if set({sorted(modules)!r}) & set(sys.modules) else 0))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stderr[-2000:]

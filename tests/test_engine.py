@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import fresh_process_imports
 
 import bench.run.engine as engine
 from bench.cli import main
@@ -137,15 +138,8 @@ def test_label_shuffled_control_scores_at_chance(tmp_path):
 
 def test_classical_run_never_imports_torch(tmp_path):
     # torch's import holds ~860 MB resident: a classical-only run must not pay it.
-    import subprocess
-    import sys
-
-    code = ("import sys; from bench.cli import main; "
-            f"rc = main(['run', '--out', {str(tmp_path)!r}, '--no-progress', '--protocol', 'kfold', "
-            f"'--folds', '2', '--dataset', {LAB!r}, '--model', 'hog-svm,lbp-knn']); "
-            "sys.exit(rc or (3 if 'torch' in sys.modules else 0))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    fresh_process_imports(["run", "--out", str(tmp_path), "--no-progress", "--protocol", "kfold", "--folds", "2",
+                           "--dataset", LAB, "--model", "hog-svm,lbp-knn"], {"torch"})
 
 
 def test_models_receive_uint8_fold_subsets_never_float_copies(tmp_path):

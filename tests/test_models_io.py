@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
+from cli_helpers import fresh_process_imports
 from onnx import TensorProto, helper
 from PIL import Image
 
@@ -330,12 +329,8 @@ def test_zero_shot_is_not_a_protocol_bench_run_trains(tmp_path, capsys):
 
 
 def test_classical_eval_never_imports_torch_or_onnxruntime(chain, tmp_path):
-    code = ("import sys; from bench.cli import main; "
-            f"rc = main(['eval', {str(chain['files']['hog-svm'])!r}, '--dataset', {WILD!r}, '--out', "
-            f"{str(tmp_path)!r}, '--data-dir', {chain['data']!r}]); "
-            "sys.exit(rc or (3 if {'torch', 'onnxruntime'} & set(sys.modules) else 0))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    fresh_process_imports(["eval", str(chain["files"]["hog-svm"]), "--dataset", WILD, "--out", str(tmp_path),
+                           "--data-dir", str(chain["data"])], {"torch", "onnxruntime"})
 
 
 # ---------------------------------------------------------------------- label alignment
