@@ -8,7 +8,6 @@ fail instead). Tuner processes run the tiny model of test_tuning.py.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -20,10 +19,9 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
-from test_tuning import BARRIER_ENV, SLEEP_ENV, TINY_DATA, TINY_MODEL, TINY_SPEC, _tune, tiny_dataset
+from test_tuning import TINY_DATA, TINY_MODEL, TINY_SPEC, _tune, tiny_dataset, tune_processes
 
 from bench.cli import main
-from bench.data import store as datastore
 from bench.run.config import study_name
 from bench.run.tuning import FINISHED, open_storage
 
@@ -31,42 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LAB = "synth-lab:subjects=12,n=144"
 TIMEOUT_S = 240
 
-DRIVER = """
-import sys
-sys.path[:0] = [{root!r}, {tests!r}]
-import test_tuning
-test_tuning.register_tiny()
-test_tuning.check_in()
-import bench.cli.app as cli
-raise SystemExit(cli.main(["--debug", "tune", *sys.argv[1:]]))
-"""
-
-
 @pytest.fixture
 def tune_pg(tmp_path, pg_url):
     """Starts ``bench tune`` processes of the tiny model on one PostgreSQL study; yields (start, url, study)."""
-    datastore.save_dataset(tiny_dataset(), datastore.data_dir(), {"importer": "test"})
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER.format(root=str(ROOT), tests=str(ROOT / "tests")))
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    procs: list[subprocess.Popen] = []
-
-    def start(trials: int, sleep: float, barrier: tuple[Path, int] | None = None, out: str = "a") -> subprocess.Popen:
-        cmd = [sys.executable, str(driver), "--model", TINY_MODEL, "--protocol", "kfold", "--folds", "3",
-               "--dataset", TINY_DATA, "--trials", str(trials), "--out", str(tmp_path / out), "--name", "run",
-               "--heartbeat", "1", "--storage", pg_url]
-        extra = {SLEEP_ENV: str(sleep)}
-        if barrier:
-            extra[BARRIER_ENV] = f"{barrier[0]}:{barrier[1]}"
-        p = subprocess.Popen(cmd, env=dict(env, **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs.append(p)
-        return p
-
-    yield start, pg_url, study_name(TINY_MODEL, "kfold", TINY_DATA, "fold-00")
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.communicate(timeout=30)
+    with tune_processes(tmp_path, "--storage", pg_url) as start:
+        yield start, pg_url, study_name(TINY_MODEL, "kfold", TINY_DATA, "fold-00")
 
 
 def _study(url: str, name: str) -> optuna.Study:

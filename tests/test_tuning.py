@@ -6,6 +6,7 @@ tests depend on no baseline's speed. The subprocess tests run ``bench tune`` wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -305,7 +307,7 @@ def test_dashboard_needs_a_run_with_a_storage(tmp_path):
 # ---------------------------------------------------------------------- bench tune processes
 DRIVER = """
 import sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{root!r}, {tests!r}]
 import test_tuning
 test_tuning.register_tiny()
 test_tuning.check_in()
@@ -314,20 +316,23 @@ raise SystemExit(cli.main(["--debug", "tune", *sys.argv[1:]]))
 """
 
 
-@pytest.fixture
-def tune_cli(tmp_path):
-    """Starts ``bench tune`` processes on the tiny dataset; yields (start, storage URL, study name)."""
+@contextlib.contextmanager
+def tune_processes(tmp_path: Path, *options: str) -> Iterator[Callable[..., subprocess.Popen]]:
+    """``start(trials, sleep, barrier=None, out="results")`` starts a ``bench tune`` process of the tiny model on
+    the tiny dataset, 3 folds, writing under ``tmp_path/out`` with ``options`` added (``--storage URL``); every
+    process still running at the end is killed, whatever the test did."""
     datastore.save_dataset(tiny_dataset(), datastore.data_dir(), {"importer": "test"})
     driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER.format(tests=str(Path(__file__).parent)))
-    out = tmp_path / "results"
+    here = Path(__file__).resolve().parent
+    driver.write_text(DRIVER.format(root=str(here.parent), tests=str(here)))
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     procs: list[subprocess.Popen] = []
 
-    def start(trials: int, sleep: float, barrier: tuple[Path, int] | None = None) -> subprocess.Popen:
+    def start(trials: int, sleep: float, barrier: tuple[Path, int] | None = None,
+              out: str = "results") -> subprocess.Popen:
         cmd = [sys.executable, str(driver), "--model", TINY_MODEL, "--protocol", "kfold", "--folds", "3",
-               "--dataset", TINY_DATA, "--trials", str(trials), "--out", str(out), "--name", "run",
-               "--heartbeat", "1"]
+               "--dataset", TINY_DATA, "--trials", str(trials), "--out", str(tmp_path / out), "--name", "run",
+               "--heartbeat", "1", *options]
         extra = {SLEEP_ENV: str(sleep)}
         if barrier:
             extra[BARRIER_ENV] = f"{barrier[0]}:{barrier[1]}"
@@ -335,11 +340,21 @@ def tune_cli(tmp_path):
         procs.append(p)
         return p
 
-    yield start, sqlite_url(out / "run" / "optuna.db"), study_name(TINY_MODEL, "kfold", TINY_DATA, "fold-00")
-    for p in procs:  # never leave a tuner behind, whatever the test did
-        if p.poll() is None:
-            p.kill()
-        p.communicate(timeout=10)
+    try:
+        yield start
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate(timeout=30)
+
+
+@pytest.fixture
+def tune_cli(tmp_path):
+    """Starts ``bench tune`` processes on the tiny dataset; yields (start, storage URL, study name)."""
+    with tune_processes(tmp_path) as start:
+        yield start, sqlite_url(tmp_path / "results" / "run" / "optuna.db"), study_name(TINY_MODEL, "kfold",
+                                                                                       TINY_DATA, "fold-00")
 
 
 def _study(storage: str, name: str) -> optuna.Study:
