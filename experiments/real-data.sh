@@ -42,9 +42,9 @@ done
 bench run --config experiments/paper004_table1_standard_cnn_jaffe.toml --name paper004-table1 "$@"
 bench run --config experiments/paper004_table1_standard_cnn_jaffe_subject.toml --name paper004-table1-subject "$@"
 
-# Paper 000, Table 6: FER2013 -> JAFFE, from scratch and fine-tuned, on its random 60/20/20 split and
-# subject-disjoint.
-bench run --config experiments/paper000_table6_fer2013_to_jaffe.toml --epochs 10 --source-run results/paper000-table5 \
+# Paper 000, Table 6: FER2013 -> JAFFE, from scratch and every layer fine-tuned (--variants in the files), on its
+# random 60/20/20 split and subject-disjoint; the paper's 75 epochs on JAFFE, from the 10-epoch FER2013 models.
+bench run --config experiments/paper000_table6_fer2013_to_jaffe.toml --source-run results/paper000-table5 \
   --name paper000-table6 "$@"
-bench run --config experiments/paper000_table6_fer2013_to_jaffe_subject.toml --epochs 10 \
+bench run --config experiments/paper000_table6_fer2013_to_jaffe_subject.toml \
   --source-run results/paper000-table5 --name paper000-table6-subject "$@"

@@ -101,6 +101,7 @@ class Table:
     def __init__(self, runs: list[Run], link_prefix: str = "") -> None:
         self.link_prefix = link_prefix
         self.by_file: dict[str, list[Run]] = {}
+        self.by_name = {Path(str(run[0].path)).name: run[1] for run in runs}
         for run in runs:
             name = experiment_file(run[1])
             if name:
@@ -130,7 +131,7 @@ class Table:
     def _values(self, row: Row, run: Run) -> tuple[list[float], list[str]] | None:
         _folder, manifest, frame = run
         models = row.model
-        notes = _overrides(manifest)
+        notes = _overrides(manifest) + self._source_note(manifest)
         if not set(models) <= set(frame.model) and row.stand_in in set(frame.model):
             models, notes = [row.stand_in], [f"{row.stand_in} in place of {', '.join(row.model)}", *notes]
         cross = manifest["config"]["protocol"] == "cross"
@@ -148,6 +149,17 @@ class Table:
                     acc -= base
                 values.append(acc)
         return values, notes
+
+    def _source_note(self, manifest: dict[str, Any]) -> list[str]:
+        """Where a cross run's source models come from (``--source-run``), with that run's own overrides: a
+        fine-tuning from a 10-epoch source model says so."""
+        source = (manifest.get("config") or {}).get("source_run")
+        if not source:
+            return []
+        name = Path(source).name
+        theirs = self.by_name.get(name)
+        extra = "" if theirs is None else " ".join(_overrides(theirs))
+        return [f"source models of {name}" + (f", {extra}" if extra else "")]
 
     def render(self, rows: list[Row]) -> str:
         out = []

@@ -126,6 +126,22 @@ def merge_domains(source: FERDataset, targets: FERDataset | Sequence[FERDataset]
     return merged
 
 
+def parse_variants(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``--variants``: variant names or the papers' strategy names (``target-only,RE``), in canonical order and
+    always with ``zero-shot`` (the source model every fine-tuning starts from); None keeps them all."""
+    if value is None:
+        return None
+    items = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
+    by_name = {k.lower(): v.name for v in VARIANTS for k in (v.name, v.strategy)}
+    unknown = [v for v in items if v.lower() not in by_name]
+    if unknown or not items:
+        known = ", ".join(f"{v.name} ({v.strategy})" for v in VARIANTS)
+        raise ConfigError(f"--variants {','.join(unknown) or repr(value)}: not a cross-dataset variant; give some of "
+                          f"{known}")
+    chosen = {by_name[v.lower()] for v in items} | {"zero-shot"}
+    return tuple(v.name for v in VARIANTS if v.name in chosen)
+
+
 def _fraction_tag(f: float) -> str:
     return "" if f == 1.0 else f"@{f:g}"
 
@@ -182,12 +198,14 @@ class CrossDataset(Protocol):
                    "--target-fraction": "fractions of the target training data, e.g. 0.5,1.0 (default 1.0)",
                    "--labels": "merge (A=B) or keep (A,B,...) classes in every domain",
                    "--source-run": "take the trained source models of an earlier run instead of training them",
+                   "--variants": "only these strategies besides zero-shot, e.g. target-only,ft-all (or SCRATCH,RE; "
+                                 "default: all)",
                    "--folds N": "N repeats with seeds seed .. seed+N-1 (default 1)"}
 
     def __init__(self, *, test_size: float = 0.2, val_size: float = 0.1, repeats: int = 1,
                  target_fractions: Sequence[float] = (1.0,), seed: int = 0,
                  source_split: str | Sequence[float] | None = None, target_split: str | Sequence[float] | None = None,
-                 target_split_by: str = "subject") -> None:
+                 target_split_by: str = "subject", variants: str | Sequence[str] | None = None) -> None:
         self.test_size = check_fraction("test_size", test_size, flag="--test-size")
         self.val_size = check_val_size(val_size)
         self.repeats = check_count("repeats", repeats, minimum=1, flag="--folds (repeats)")
@@ -204,6 +222,16 @@ class CrossDataset(Protocol):
         if target_split_by not in SPLIT_BY:
             raise ConfigError(f"--target-split-by '{target_split_by}' is not one of {', '.join(SPLIT_BY)}")
         self.target_split_by = target_split_by
+        self.variants = parse_variants(variants)
+
+    def config(self) -> dict:
+        out = super().config()
+        if out["variants"] is None:  # runs made before --variants existed keep their identity
+            del out["variants"]
+        return out
+
+    def _runs(self, variant: str) -> bool:
+        return self.variants is None or variant in self.variants
 
     multi_roles = ("target",)
 
@@ -240,7 +268,7 @@ class CrossDataset(Protocol):
 
     def get_n_splits(self, dataset: FERDataset | None = None) -> int:
         n_targets = len(self._targets(dataset)) if dataset is not None else 1
-        per_fraction = 2 + len(FINETUNE)  # target-only, fusion, ft-*
+        per_fraction = sum(self._runs(v.name) for v in VARIANTS[1:])  # target-only, fusion, ft-*
         return self.repeats * (1 + per_fraction * len(self.target_fractions) * n_targets)
 
     def _targets(self, dataset: FERDataset) -> list[str]:
@@ -332,9 +360,13 @@ class CrossDataset(Protocol):
                             ("target-only", "SCRATCH", {"train": train_f, "val": t_val}),
                             ("fusion", "FU", {"train": np.concatenate([s_train, train_f]),
                                               "val": np.concatenate([s_val, t_val])})):
+                        if not self._runs(variant):
+                            continue
                         yield _fold(f"{variant}{tag}{where}", strategy, kwargs["train"], kwargs["val"], f,
                                     fold_id=f"{prefix}{variant}{tag}{suffix}", **common)
                     for variant, strategy, finetune in FINETUNE:
+                        if not self._runs(variant):
+                            continue
                         yield _fold(f"{variant}{tag}{where}", strategy, train_f, t_val, f,
                                     fold_id=f"{prefix}{variant}{tag}{suffix}", **common, families=("deep",),
                                     init_from=f"zero-shot{suffix}", finetune=finetune)
@@ -345,6 +377,7 @@ class CrossDataset(Protocol):
         return f"{'/'.join(pct(r) for r in ratios)} train/val/test, {how}"
 
     def describe(self) -> str:
+        strategies = ", ".join(self.variants or [v.name for v in VARIANTS])
         fractions = ", ".join(f"{f:g}" for f in self.target_fractions)
         reps = (f", {self.repeats} repeats (seeds {self.seed}..{self.seed + self.repeats - 1})" if self.repeats > 1
                 else f", seed {self.seed}")
@@ -353,7 +386,7 @@ class CrossDataset(Protocol):
             # The wording of runs made before per-domain splits existed, kept for their leaderboard rows.
             return (f"cross-dataset: each domain held out {pct(1 - self.test_size)}/{pct(self.test_size)} "
                     f"(by subject where known; a source with an official split uses it), val {pct(self.val_size)} "
-                    f"of train; zero-shot, target-only, fusion, ft-fc, ft-fc+cl, ft-all; target fractions "
+                    f"of train; {strategies}; target fractions "
                     f"{fractions}{reps}")
         how = getattr(self, "_source_how", None)
         if how == "official split":
@@ -364,5 +397,4 @@ class CrossDataset(Protocol):
             source = "its official split where it has one, else " + self._describe_ratios(None, "by subject where known")
         target = self._describe_ratios(self.target_split, "by subject where known" if self.target_split_by == "subject"
                                        else "random (people may be shared)")
-        return (f"cross-dataset: source {source}; target {target}; zero-shot, target-only, fusion, ft-fc, "
-                f"ft-fc+cl, ft-all; target fractions {fractions}{reps}")
+        return f"cross-dataset: source {source}; target {target}; {strategies}; target fractions {fractions}{reps}"

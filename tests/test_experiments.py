@@ -142,7 +142,8 @@ def test_every_shipped_experiment_resolves(path):
                           ("--official-split", "variant", "official_split"),
                           ("--source-split", "source_split", "source_split"),
                           ("--target-split", "target_split", "target_split"),
-                          ("--target-split-by", "target_split_by", "target_split_by")) if dest in values})
+                          ("--target-split-by", "target_split_by", "target_split_by"),
+                          ("--variants", "variants", "variants")) if dest in values})
 
 
 # ---------------------------------------------------------------------- paper presets
@@ -323,6 +324,21 @@ def test_several_targets_train_the_source_once_and_the_leaderboard_shows_each_an
     assert f"#### target {tb} (scored on the classes it shares with the source; left out: contempt)" in board
     frame = pd.read_csv(tmp_path / "multi" / "metrics.csv")
     assert set(frame[frame.testset == f"target:{tb}"].fold) == {"zero-shot", "tb.target-only", "tb.fusion"}
+
+
+def test_variants_run_only_the_named_strategies_and_the_experiment_records_them(tmp_path):
+    src = _save(_lab_like("vsrc", ("angry", "happy", "sad", "neutral"), n_subjects=12, seed=3))
+    tgt = _save(_lab_like("vtgt", ("angry", "happy", "sad", "neutral"), seed=4))
+    common = ("--protocol", "cross", "--source", src, "--target", tgt, "--model", "hog-svm", "--name", "v")
+    assert _run(tmp_path, *common, "--variants", "SCRATCH") == 0
+    assert set(_units(tmp_path / "v")) == {("hog-svm", "zero-shot"), ("hog-svm", "target-only")}
+    manifest = json.loads((tmp_path / "v" / "manifest.json").read_text())
+    assert manifest["experiment"]["variants"] == "SCRATCH"
+    assert manifest["protocol"]["params"]["variants"] == ["zero-shot", "target-only"]
+    assert "zero-shot, target-only; target fractions" in (tmp_path / "v" / "leaderboard.md").read_text()
+    # The same folder with every strategy is another run: refused, not mixed.
+    assert _run(tmp_path, *common) == 2
+    assert _run(tmp_path, *common, "--variants", "fusion,nonsense") == 2
 
 
 def test_the_source_datasets_official_run_serves_as_the_source_of_cross_runs(tmp_path):

@@ -186,3 +186,19 @@ def test_the_runs_table_states_each_runs_recipe_and_time(project):
     minutes = round(sum(u["wall_s"] for u in units) / 60)
     assert (f"{minutes} min" if minutes else "s (units' wall time)") in cross
     assert readme.split("<!-- leaderboard:start -->")[1].split("<!-- leaderboard:end -->")[0] == "\n"  # none synthetic
+
+
+def test_a_cell_names_the_source_run_of_fine_tuned_models_and_its_overrides(tmp_path):
+    from leaderboard.reproduction import Row, Table
+
+    source = (RunFolder(tmp_path / "src10"), {"command": ["bench", "run", "--config", "experiments/a.toml",
+                                                          "--epochs", "10", "--save-models"], "config": {}},
+              pd.DataFrame())
+    frame = pd.DataFrame({"status": ["ok"], "model": ["m"], "testset": ["target"], "variant": ["ft-all"],
+                          "accuracy": [0.5]})
+    cross = (RunFolder(tmp_path / "x"), {"command": ["bench", "run", "--config", "experiments/b.toml",
+                                                     "--source-run", "results/src10"],
+                                         "config": {"protocol": "cross", "source_run": "results/src10"}}, frame)
+    row = Row(paper="1", claim="c", reported="1", own=["b.toml"], model=["m"], variant=["ft-all"])
+    assert Table([source, cross]).cell(row, row.own) == "50.0 (source models of src10, --epochs 10)"
+    assert Table([cross]).cell(row, row.own) == "50.0 (source models of src10)"

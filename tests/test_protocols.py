@@ -450,6 +450,21 @@ def test_cross_folds_variants_tests_and_finetuning():
             assert leak["target"]["shared_subjects"] == 0 and leak["source"]["shared_subjects"] == 0
 
 
+def test_cross_variants_keep_the_named_strategies_and_the_source_model_with_the_same_indices():
+    merged = merge_domains(wild(), lab())
+    every = {f.id: f for f in CrossDataset(target_fractions=(1.0, 0.5)).split(merged)}
+    some = CrossDataset(target_fractions=(1.0, 0.5), variants="SCRATCH,ft-all")
+    folds = list(some.split(merged))
+    assert [f.id for f in folds] == ["zero-shot", "target-only", "ft-all", "target-only@0.5", "ft-all@0.5"]
+    assert some.get_n_splits(merged) == len(folds) and CrossDataset().get_n_splits(merged) == 6
+    for f in folds:
+        assert np.array_equal(f.train, every[f.id].train) and np.array_equal(f.val, every[f.id].val)
+    assert some.config()["variants"] == ("zero-shot", "target-only", "ft-all")
+    assert "variants" not in CrossDataset().config()  # the identity of runs made before the option
+    with pytest.raises(ConfigError, match="ft-everything: not a cross-dataset variant; give some of zero-shot \\(BL\\)"):
+        CrossDataset(variants="ft-all,ft-everything")
+
+
 def test_cross_needs_a_merged_dataset():
     with pytest.raises(DataError, match="merge_domains"):
         list(CrossDataset().split(lab()))

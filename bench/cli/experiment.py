@@ -77,7 +77,7 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "device": ("device", _text), "accel": ("accel", _text), "threads": ("threads", _number(int)),
     "target_fractions": ("target_fraction", _joined), "target_fraction": ("target_fraction", _joined),
     "source_split": ("source_split", _ratios), "target_split": ("target_split", _ratios),
-    "target_split_by": ("target_split_by", _text), "official_split": ("official_split", _text),
+    "target_split_by": ("target_split_by", _text), "variants": ("variants", _joined), "official_split": ("official_split", _text),
     "labels": ("labels", _joined), "source_run": ("source_run", _text), "ensemble": ("ensemble", _joined),
     "tune": ("tune", _number(int)), "storage": ("storage", _text), "out": ("out", _text), "name": ("name", _text),
     "data_dir": ("data_dir", _text),

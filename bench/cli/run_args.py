@@ -50,6 +50,9 @@ def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-split-by", choices=("subject", "random"), default=None,
                    help="cross: split each target subject-disjoint (default, where it has subjects) or at random "
                         "as some papers did (the leakage column then counts the shared subjects)")
+    p.add_argument("--variants", default=None, metavar="LIST",
+                   help="cross: only these adaptation strategies besides zero-shot, by name or the papers' "
+                        "abbreviation, e.g. target-only,ft-all or SCRATCH,RE (default: all six)")
     p.add_argument("--official-split", choices=("standard", "paper003"), default=None,
                    help="official: standard (FER2013 Training / PublicTest / PrivateTest) or paper003 (test = "
                         "PublicTest + PrivateTest, validation --val-size of Training)")

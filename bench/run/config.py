@@ -41,6 +41,7 @@ class RunConfig:
     source_split: str | None = None
     target_split: str | None = None
     target_split_by: str | None = None
+    variants: str | None = None
     source_run: str | None = None
     ensemble: str = "auto"
     save_models: bool = False
@@ -80,7 +81,7 @@ class RunConfig:
                    target_fractions=fractions, labels=getattr(args, "labels", None),
                    official_split=getattr(args, "official_split", None),
                    source_split=getattr(args, "source_split", None), target_split=getattr(args, "target_split", None),
-                   target_split_by=getattr(args, "target_split_by", None),
+                   target_split_by=getattr(args, "target_split_by", None), variants=getattr(args, "variants", None),
                    source_run=getattr(args, "source_run", None), ensemble=getattr(args, "ensemble", "auto"),
                    save_models=bool(getattr(args, "save_models", False)), tune=tune,
                    storage=args.storage, out=args.out, name=args.name, data_dir=getattr(args, "data_dir", None),
@@ -99,7 +100,8 @@ class RunConfig:
         given = {"--official-split": ("variant", self.official_split),
                  "--source-split": ("source_split", self.source_split),
                  "--target-split": ("target_split", self.target_split),
-                 "--target-split-by": ("target_split_by", self.target_split_by)}
+                 "--target-split-by": ("target_split_by", self.target_split_by),
+                 "--variants": ("variants", self.variants)}
         return {flag: pv for flag, pv in given.items() if pv[1] is not None}
 
     def make_protocol(self) -> Protocol:
@@ -121,7 +123,7 @@ class RunConfig:
         Options added later enter only when given, so the runs made before them keep their key."""
         keys = ["protocol", "folds", "test_size", "val_size", "seed", "preset", "epochs", "target_fractions", "tune"]
         later = {k: getattr(self, k) for k in ("labels", "official_split", "source_split", "target_split",
-                                               "target_split_by", "source_run") if getattr(self, k) is not None}
+                                               "target_split_by", "variants", "source_run") if getattr(self, k) is not None}
         # A folder never mixes backends; scikit-learn runs keep the keys they had before backends existed.
         if self.accel != "sklearn":
             later["accel"] = self.accel
@@ -149,7 +151,8 @@ class RunConfig:
     def experiment(self) -> dict[str, Any]:
         """The resolved experiment, in experiment-file form (``bench run --config RUN/manifest.json``)."""
         keys = ["protocol", "models", "folds", "test_size", "val_size", "seed", "preset", "epochs", "device", "accel",
-                "labels", "official_split", "source_split", "target_split", "target_split_by", "source_run", "tune",
+                "labels", "official_split", "source_split", "target_split", "target_split_by", "variants", "source_run",
+                "tune",
                 "ensemble", "storage", "data_dir"]
         out = {**self.data_specs(), **{k: getattr(self, k) for k in keys if getattr(self, k) is not None}}
         out["target_fractions"] = list(self.target_fractions)

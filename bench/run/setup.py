@@ -228,7 +228,7 @@ def identity(cfg: RunConfig, protocol: Protocol, facts: dict[str, Any]) -> dict[
     other settings that make the results. Never the command's spelling, the device or output options."""
     raw = cfg.identity()
     resolved_by_protocol = {"protocol", "folds", "test_size", "val_size", "target_fractions", "official_split",
-                            "source_split", "target_split", "target_split_by", *cfg.data_specs()}
+                            "source_split", "target_split", "target_split_by", "variants", *cfg.data_specs()}
     ident = {k: v for k, v in raw.items() if k not in resolved_by_protocol}
     ident["protocol"] = protocol.config()
     ident["data"] = {role: f["fingerprint"] for role, f in facts.items()}

@@ -676,4 +676,6 @@ def _run_flags(cfg: RunConfig) -> list[str]:
             flags += [flag, str(value)]
     if cfg.target_fractions != (1.0,):
         flags += ["--target-fraction", ",".join(f"{f:g}" for f in cfg.target_fractions)]
+    for flag, (_param, value) in cfg.protocol_options().items():
+        flags += [flag, str(value)]
     return flags
