@@ -36,6 +36,37 @@ def test_scale_benchmark_measures_each_stage_in_a_child_process(tmp_path):
     assert plot.stat().st_size > 0
 
 
+def test_an_interrupted_scale_benchmark_resumes_from_its_json(tmp_path, capfd, monkeypatch):
+    import bench.perf.scaling as scaling
+
+    out = tmp_path / "scale.json"
+    argv = ["perf", "scale", "--model", "lbp-knn", "--sizes", "300", "--accel", "sklearn", "--plot", str(tmp_path / "s.png"),
+            "--json", str(out), "--resume"]
+    assert main(argv) == 0
+    (first,) = json.loads(out.read_text())["points"]
+    assert "timing lbp-knn [sklearn] at n=300" in capfd.readouterr().err
+    # The next, larger benchmark keeps that point and measures only the new size; the file holds the whole
+    # curve after every point, so a kill between points loses none.
+    saved: list[int] = []
+    real = scaling._run_child
+
+    def child(cmd, log):
+        saved.append(len(json.loads(out.read_text())["points"]))
+        return real(cmd, log)
+
+    monkeypatch.setattr(scaling, "_run_child", child)
+    assert main([*argv[:5], "300,400", *argv[6:]]) == 0
+    err = capfd.readouterr().err
+    assert "lbp-knn [sklearn] n=300: measured before, kept" in err and "at n=300" not in err
+    data = json.loads(out.read_text())
+    assert data["points"][0] == first and [p["n"] for p in data["points"]] == [300, 400] and saved == [1]
+    assert {g["stage"] for g in data["growth"]} >= {"fit_s", "predict_s"}
+    assert main(["perf", "scale", "--sizes", "300", "--resume"]) == 2
+    out.write_text("[1, 2]")
+    assert main(argv) == 2
+    assert "is not a 'bench perf scale --json' file" in capfd.readouterr().err
+
+
 def test_perf_cli_reports_bad_arguments_in_one_line(capsys):
     assert main(["perf", "scale", "--sizes", "1k,4k"]) == 2
     assert main(["perf", "scale", "--model", "hog-svn", "--sizes", "400"]) == 2

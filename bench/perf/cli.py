@@ -60,6 +60,9 @@ def add_perf_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--model", default="classical",
                    help="models: names, patterns, classical (the default set) or deep (default: classical)")
     s.add_argument("--plot", default="perf-scale.png", help="log-log plot file (default: perf-scale.png)")
+    s.add_argument("--resume", action="store_true",
+                   help="keep the points the --json FILE already holds (same model, backend, size and dataset) "
+                        "and measure only the others; the file is rewritten after every point")
     par = sub.add_parser("parallel", help="one run in one process vs on a local Dask cluster (--workers N)",
                          description="Time the classical default set under k-fold in one process and then with "
                                      "--workers N (a local Dask cluster), each run in a fresh child process; check "
@@ -134,8 +137,12 @@ def perf_from_args(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError(f"--sizes '{args.sizes}' must be comma-separated integers, e.g. 1000,4000") from None
         models = [s.name for s in resolve_models(args.model)]
+        done = _earlier_points(args.json) if args.resume else None
         rows = scale_benchmark(models, sizes, args.plot, backends=backends_of(args.accel, args.device),
-                               dataset=args.dataset, data_dir=args.data_dir)
+                               dataset=args.dataset, data_dir=args.data_dir, done=done,
+                               on_point=(lambda so_far: _save_json(args.json, {"points": so_far,
+                                                                               "growth": growth(so_far)}))
+                               if args.json else None)
         slopes = growth(rows)
         _print_rows(rows)
         print("\nlog-log slope of each stage against the number of images (1: linear, 2: quadratic)")
@@ -163,8 +170,32 @@ def perf_from_args(args: argparse.Namespace) -> int:
 
 def _write_json(path: str | None, payload: Any) -> None:
     if path:
-        Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        _save_json(path, payload)
         print(f"wrote {path}", file=sys.stderr)
+
+
+def _save_json(path: str, payload: Any) -> None:
+    """Replace ``path`` whole (an interrupted benchmark never leaves half a file)."""
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _earlier_points(path: str | None) -> list[dict[str, Any]]:
+    """The points of an earlier ``bench perf scale --json path`` (none when the file does not exist yet)."""
+    if not path:
+        raise ConfigError("--resume keeps the points of a --json FILE: give --json")
+    p = Path(path)
+    if not p.exists():
+        return []
+    try:
+        points = json.loads(p.read_text())["points"]
+        if not isinstance(points, list) or not all(isinstance(r, dict) and {"model", "n"} <= set(r) for r in points):
+            raise ValueError("'points' is not a list of points")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"--resume: {path} is not a 'bench perf scale --json' file ({exc}); give another "
+                          "--json FILE or drop --resume") from None
+    return points
 
 
 RUN_TARGET_S, RUN_TARGET_MB = 15 * 60, 4096

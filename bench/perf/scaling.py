@@ -17,7 +17,8 @@ data: ``synth-wild`` (or ``synth-lab``) generated at N images, or N training ima
 Classical pipelines are measured under each backend asked for (``--accel sklearn,intelex``: scikit-learn and
 scikit-learn-intelex side by side; ``fitted_by`` says which library did fit); deep models once. The parent
 prints each point, the log-log slope of every timed stage between consecutive sizes and over the whole range,
-and a log-log plot.
+and a log-log plot. A long benchmark resumes: the points already measured (``--resume`` with ``--json FILE``,
+which is rewritten after every point) are kept and only the others are measured.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import math
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -188,12 +190,19 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def point_key(row: dict[str, Any]) -> tuple[str, str, int, str]:
+    """What identifies a point: model, backend, size and dataset."""
+    return row["model"], row.get("backend", "-"), int(row["n"]), row.get("dataset", "synth-wild")
+
+
 def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None, *,
                     backends: tuple[str, ...] = ("sklearn",), dataset: str = "synth-wild",
-                    data_dir: str | None = None, log: Any = None) -> list[dict[str, Any]]:
+                    data_dir: str | None = None, log: Any = None, done: list[dict[str, Any]] | None = None,
+                    on_point: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
     """Each (model, backend, size) measured in its own child process; rows in model, backend, size order.
     Deep models are measured once (backend ``-``). Progress, the children's stage lines included, goes to
-    ``log`` (default: stderr) as it happens."""
+    ``log`` (default: stderr) as it happens. Points in ``done`` (an earlier, interrupted benchmark's) are kept
+    instead of measured again; ``on_point`` gets the rows so far after each point (to save them)."""
     log = sys.stderr if log is None else log
     if not models or not sizes or min(sizes) < MIN_SIZE:
         raise ConfigError(f"bench perf scale needs models and sizes of at least {MIN_SIZE} images (10 stratified "
@@ -201,11 +210,17 @@ def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None
     from bench.core.models import MODELS
 
     families = {model: MODELS.get(model).family for model in models}  # unknown names fail here, before any child
+    earlier = {point_key(r): r for r in done or []}
     rows = []
     for model in models:
         for backend in (backends if families[model] == "classical" else ("-",)):
             for n in sorted(sizes):
                 tag = model if backend == "-" else f"{model} [{backend}]"
+                kept = earlier.get((model, backend, n, dataset))
+                if kept is not None:
+                    print(f"  {tag} n={n:,}: measured before, kept", file=log, flush=True)
+                    rows.append(kept)
+                    continue
                 print(f"timing {tag} at n={n:,} ({dataset}) in a child process", file=log, flush=True)
                 cmd = [sys.executable, "-m", "bench.perf.scaling", model, str(n), backend, dataset, data_dir or ""]
                 returncode, stdout, last = _run_child(cmd, log)
@@ -215,6 +230,8 @@ def scale_benchmark(models: list[str], sizes: list[int], plot: str | None = None
                 print(f"  {tag} n={n:,}: fit {row['fit_s']:.2f} s, predict "
                       f"{row['predict_s']:.2f} s, peak +{row['peak_extra_mb'] or 0:.0f} MB", file=log, flush=True)
                 rows.append(row)
+                if on_point is not None:
+                    on_point(rows)
     if plot:
         _plot(rows, plot)
         print(f"wrote {plot}", file=log)
