@@ -56,3 +56,10 @@ def test_readme_performance_table_matches_the_saved_benchmarks():
     for total in classical["totals"]:
         row = table[f"classical default set, FER2013 official split ({total['backend']})"]
         assert row[0] == f"{total['total']}, slowest {total['slowest']} {total['slowest s']:.0f} s"
+    scale = json.loads((perf / "scale-fer2013.json").read_text())["points"]
+    largest = max(p["n"] for p in scale)
+    totals = {b: sum(p["fit_s"] + p["predict_s"] for p in scale if p["n"] == largest and p["backend"] == b)
+              for b in ("intelex", "sklearn")}
+    row = table[f"scale, FER2013 default set at {largest:,} training images: features, fit and 1,000 predictions"]
+    assert row[:3] == [f"{totals['intelex']:,.0f} s", f"{totals['sklearn']:,.0f} s",
+                       f"{totals['sklearn'] / totals['intelex']:.2f}x"]
