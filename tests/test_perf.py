@@ -144,3 +144,22 @@ def test_perf_parallel_times_one_process_and_a_local_cluster_on_the_same_run(tmp
     assert par["speedup"] == pytest.approx(seq["wall_s"] / par["wall_s"], rel=0.05, abs=0.02)
     assert par["speedup_ok"] == (par["speedup"] >= 1.6)
     assert main(["perf", "parallel", "--workers", "1"]) == 2
+
+
+def test_a_scale_plot_of_many_curves_draws_one_fit_line_per_model_and_backend(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from bench.perf import scaling
+
+    rows = [{"model": f"m{i}", "backend": b, "n": n, "fit_s": 1e-3 * n * (i + 1), "peak_extra_mb": 0.01 * n}
+            for i in range(6) for b in ("sklearn", "intelex") for n in (1000, 4000)]
+    drawn = []
+    real = plt.Figure.savefig
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt.Figure, "savefig", lambda fig, *a, **k: (drawn.append(fig), real(fig, *a, **k))[1])
+        scaling._plot(rows, str(tmp_path / "many.png"))
+    (fig,) = drawn
+    times, memory = fig.axes
+    assert len(times.lines) == 12 + 1 and len(memory.lines) == 12  # + the linear reference
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-3:] == ["[sklearn]", "[intelex]", "linear"]
+    assert (tmp_path / "many.png").stat().st_size > 0

@@ -252,30 +252,56 @@ def _run_child(cmd: list[str], log: Any) -> tuple[int, str, str]:
 
 
 def _plot(rows: list[dict[str, Any]], path: str) -> None:
+    """Time and peak memory against the number of images, log-log. A few curves show every stage; many (the
+    default set under two backends) show the whole fit alone, a colour per model and a line style per backend,
+    with the legend beside the plots so that it hides none of them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for i, ((name, backend), pts) in enumerate(_curves(rows).items()):
+    curves = _curves(rows)
+    detailed = len(curves) <= 4
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2) if detailed else (13, 5.5))
+    models = list(dict.fromkeys(name for name, _ in curves))
+    backends = list(dict.fromkeys(backend for _, backend in curves))
+    styles = dict(zip(backends, ("-", "--", ":", "-."), strict=False))
+    palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]  # 40 colours for the models
+    for i, ((name, backend), pts) in enumerate(curves.items()):
         model = name if backend == "-" else f"{name} [{backend}]"
-        ns, color = [r["n"] for r in pts], f"C{i % 10}"
-        ax_t.loglog(ns, [r["fit_s"] for r in pts], "o-", color=color, label=f"{model} fit")
-        for stage, style in (("features_s", "s--"), ("split_s", "x:"), ("predict_s", "^-.")):
-            values = [r.get(stage) for r in pts]
-            if all(values):
-                ax_t.loglog(ns, values, style, color=color, alpha=0.6, label=f"{model} {stage[:-2]}")
-        if all(r.get("peak_extra_mb") for r in pts):
-            ax_m.loglog(ns, [r["peak_extra_mb"] for r in pts], "o-", color=color, label=model)
+        ns = [r["n"] for r in pts]
+        memory = [r.get("peak_extra_mb") for r in pts]
+        if detailed:
+            color = f"C{i % 10}"
+            ax_t.loglog(ns, [r["fit_s"] for r in pts], "o-", color=color, label=f"{model} fit")
+            for stage, style in (("features_s", "s--"), ("split_s", "x:"), ("predict_s", "^-.")):
+                values = [r.get(stage) for r in pts]
+                if all(values):
+                    ax_t.loglog(ns, values, style, color=color, alpha=0.6, label=f"{model} {stage[:-2]}")
+            if all(memory):
+                ax_m.loglog(ns, memory, "o-", color=color, label=model)
+            continue
+        color, style = palette[models.index(name) % len(palette)], styles.get(backend, "-")
+        ax_t.loglog(ns, [r["fit_s"] for r in pts], marker="o", ms=3, ls=style, color=color)
+        if all(memory):
+            ax_m.loglog(ns, memory, marker="o", ms=3, ls=style, color=color)
     lo, hi = min(r["n"] for r in rows), max(r["n"] for r in rows)
     ref = min(r["fit_s"] for r in rows)
     ax_t.loglog([lo, hi], [ref, ref * hi / lo], color="grey", lw=0.8, label="linear")
-    ax_t.set(xlabel="images", ylabel="seconds", title="time per stage")
+    ax_t.set(xlabel="images", ylabel="seconds", title="time per stage" if detailed else "fit (features + classifier)")
     ax_m.set(xlabel="images", ylabel="MB above the loaded data", title="peak extra resident memory")
-    ax_t.legend(fontsize=7, ncol=2)
-    ax_m.legend(fontsize=8)
-    fig.tight_layout()
+    if detailed:
+        ax_t.legend(fontsize=7, ncol=2)
+        ax_m.legend(fontsize=8)
+        fig.tight_layout()
+    else:
+        handles = [Line2D([], [], color=palette[i % len(palette)], marker="o", ms=3, label=m)
+                   for i, m in enumerate(models)]
+        handles += [Line2D([], [], color="black", ls=styles[b], label=f"[{b}]") for b in backends]
+        handles.append(Line2D([], [], color="grey", lw=0.8, label="linear"))
+        fig.legend(handles=handles, loc="center right", fontsize=7, ncol=1 if len(handles) <= 28 else 2)
+        fig.tight_layout(rect=(0, 0, 0.8 if len(handles) <= 28 else 0.7, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
