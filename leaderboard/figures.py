@@ -74,21 +74,41 @@ def inflation_data(runs: list[Run]) -> dict[str, pd.DataFrame]:
 
 def memory_data(runs: list[Run]) -> dict[tuple[str, str], pd.DataFrame]:
     """Per real (source, target) pair: for each model and strategy at 100 % of the target training data, the
-    mean accuracy (%) on the target and on the source test sets."""
-    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    mean accuracy (%) on the target and on the source test sets, from the runs of one target split only (runs
+    on other splits are other experiments, never averaged in): the subject-disjoint one where there is one,
+    then the one with the most results. Its ``split`` column says which."""
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
     for _folder, manifest, frame in runs:
         protocol = PROTOCOLS.get(manifest["config"]["protocol"])
         if protocol.layout != "variants" or not is_real(manifest) or len(manifest["data"]) != 2:
             continue
         pair = (str(manifest["data"]["source"]["name"]), str(manifest["data"]["target"]["name"]))
+        split = _target_split(manifest)
         ok = frame[frame.status == "ok"]
         for (model, variant, testset), acc in ok.groupby(["model", "variant", "testset"]).accuracy.mean().items():
             if "@" in variant or ":" in variant:
                 continue  # a part of the target data, or one of several targets
-            out.setdefault(pair, []).append({"model": model, "strategy": protocol.strategy(variant),
-                                             "rank": protocol.variant_rank(variant), "testset": testset,
-                                             "accuracy": 100 * float(acc)})
-    return {pair: pd.DataFrame(rows) for pair, rows in out.items()}
+            groups.setdefault(pair, {}).setdefault(split, []).append({
+                "model": model, "strategy": protocol.strategy(variant), "rank": protocol.variant_rank(variant),
+                "testset": testset, "accuracy": 100 * float(acc), "split": split})
+    out = {}
+    for pair, by_split in groups.items():
+        split = max(by_split, key=lambda k: ("subject-disjoint" in k, len(by_split[k])))
+        out[pair] = pd.DataFrame(by_split[split])
+    return out
+
+
+def _target_split(manifest: dict[str, Any]) -> str:
+    """How a cross run split its target, in words: ``60/20/20 % train/val/test, subject-disjoint``."""
+    params = (manifest.get("protocol") or {}).get("params") or {}
+    ratios = params.get("target_split")
+    if ratios:
+        parts = "/".join(f"{100 * r:g}" for r in ratios) + " % train/val/test"
+    else:
+        parts = f"{100 * params.get('test_size', 0.2):g} % held out for test"
+    how = "random (people shared)" if params.get("target_split_by") == "random" else "subject-disjoint"
+    seed = params.get("seed", 0)
+    return f"{parts}, {how}" + (f", seed {seed}" if seed else "")
 
 
 # The digest of what a figure shows, written into its SVG: the check compares it, not the bytes, which differ

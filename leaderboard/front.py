@@ -62,9 +62,10 @@ def _memory_table(pair: tuple[str, str], frame: pd.DataFrame) -> str:
             acc = {t: mine[(mine.strategy == s) & (mine.testset == t)].accuracy.mean() for t in ("target", "source")}
             row[s] = " / ".join("—" if pd.isna(a) else f"{a:.1f}" for a in (acc["target"], acc["source"]))
         rows.append(row)
-    return (f"Accuracy (%) on the {pair[1]} / {pair[0]} test sets with 100 % of the target training data "
-            "(BL: the source model as is; SCRATCH: target only; FU: source + target; FC, FC+CL, RE: fine-tuned "
-            "dense layers, plus the last conv block, everything).\n\n" + _md(rows, ["model", *strategies]))
+    return (f"Accuracy (%) on the {pair[1]} / {pair[0]} test sets with 100 % of the target training data; "
+            f"{pair[1]} split {frame.split.iloc[0]}. BL: the source model as is; SCRATCH: target only; FU: source "
+            "+ target; FC, FC+CL, RE: fine-tuned dense layers, plus the last conv block, everything.\n\n"
+            + _md(rows, ["model", *strategies]))
 
 
 def _runs_table(runs: list[Run]) -> str:
