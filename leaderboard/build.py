@@ -418,12 +418,17 @@ def render(run_folders: list[RunFolder]) -> str:
 
 def render_runs(loaded: list[Run]) -> str:
     groups: dict[tuple[str, str], list[Run]] = {}
+    # One table per protocol, data and split: runs on the same data split another way (a random and a
+    # subject-disjoint target split) are other experiments, never ranked in one table.
+    sections: dict[tuple[str, str, str], list[Run]] = {}
     for run, manifest, frame in loaded:
-        groups.setdefault((manifest["config"]["protocol"], _data_title(manifest)), []).append((run, manifest, frame))
+        key = (manifest["config"]["protocol"], _data_title(manifest))
+        groups.setdefault(key, []).append((run, manifest, frame))
+        sections.setdefault((*key, manifest["protocol"]["description"]), []).append((run, manifest, frame))
     out = []
-    for (name, data), runs in sorted(groups.items(), key=lambda kv: (PROTOCOLS.get(kv[0][0]).rank, kv[0][1])):
+    for (name, data, desc), runs in sorted(sections.items(), key=lambda kv: (PROTOCOLS.get(kv[0][0]).rank,
+                                                                            *kv[0][1:])):
         protocol = PROTOCOLS.get(name)
-        desc = runs[0][1]["protocol"]["description"]
         out.append(f"### {name}: {data}\n\n_{desc}_\n")
         out.append(variant_tables(runs, protocol) if protocol.layout == "variants" else single_table(runs, protocol))
         out.append(_not_ok(runs))
