@@ -77,30 +77,31 @@ def memory_data(runs: list[Run]) -> dict[tuple[str, str], pd.DataFrame]:
     mean accuracy (%) on the target and on the source test sets, from the runs of one target split only (runs
     on other splits are other experiments, never averaged in): the subject-disjoint one where there is one,
     then the one with the most results. Its ``split`` column says which."""
-    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    groups: dict[tuple[str, str], dict[tuple[bool, str], list[dict[str, Any]]]] = {}
     for _folder, manifest, frame in runs:
         protocol = PROTOCOLS.get(manifest["config"]["protocol"])
         if protocol.layout != "variants" or not is_real(manifest) or len(manifest["data"]) != 2:
             continue
         pair = (str(manifest["data"]["source"]["name"]), str(manifest["data"]["target"]["name"]))
-        split = _target_split(manifest)
+        params = (manifest.get("protocol") or {}).get("params") or {}
+        split = (params.get("target_split_by") != "random", _target_split(params))
         ok = frame[frame.status == "ok"]
         for (model, variant, testset), acc in ok.groupby(["model", "variant", "testset"]).accuracy.mean().items():
             if "@" in variant or ":" in variant:
                 continue  # a part of the target data, or one of several targets
             groups.setdefault(pair, {}).setdefault(split, []).append({
                 "model": model, "strategy": protocol.strategy(variant), "rank": protocol.variant_rank(variant),
-                "testset": testset, "accuracy": 100 * float(acc), "split": split})
+                "testset": testset, "accuracy": 100 * float(acc), "split": split[1]})
     out = {}
     for pair, by_split in groups.items():
-        split = max(by_split, key=lambda k: ("subject-disjoint" in k, len(by_split[k])))
-        out[pair] = pd.DataFrame(by_split[split])
+        chosen = max(by_split, key=lambda k: (k[0], len(by_split[k])))  # subject-disjoint, then most results
+        out[pair] = pd.DataFrame(by_split[chosen])
     return out
 
 
-def _target_split(manifest: dict[str, Any]) -> str:
-    """How a cross run split its target, in words: ``60/20/20 % train/val/test, subject-disjoint``."""
-    params = (manifest.get("protocol") or {}).get("params") or {}
+def _target_split(params: dict[str, Any]) -> str:
+    """How a cross run split its target (its protocol parameters), in words: ``60/20/20 % train/val/test,
+    subject-disjoint``."""
     ratios = params.get("target_split")
     if ratios:
         parts = "/".join(f"{100 * r:g}" for r in ratios) + " % train/val/test"
