@@ -76,7 +76,8 @@ def memory_data(runs: list[Run]) -> dict[tuple[str, str], pd.DataFrame]:
     """Per real (source, target) pair: for each model and strategy at 100 % of the target training data, the
     mean accuracy (%) on the target and on the source test sets, from the runs of one target split only (runs
     on other splits are other experiments, never averaged in): the subject-disjoint one where there is one,
-    then the one with the most results. Its ``split`` column says which."""
+    then the one showing the most strategies (the chart exists to set them side by side), then the most results,
+    then the split's name. Its ``split`` column says which."""
     groups: dict[tuple[str, str], dict[tuple[bool, str], list[dict[str, Any]]]] = {}
     for _folder, manifest, frame in runs:
         protocol = PROTOCOLS.get(manifest["config"]["protocol"])
@@ -94,7 +95,8 @@ def memory_data(runs: list[Run]) -> dict[tuple[str, str], pd.DataFrame]:
                 "testset": testset, "accuracy": 100 * float(acc), "split": split[1]})
     out = {}
     for pair, by_split in groups.items():
-        chosen = max(by_split, key=lambda k: (k[0], len(by_split[k])))  # subject-disjoint, then most results
+        chosen = max(by_split, key=lambda k: (k[0], len({r["strategy"] for r in by_split[k]}), len(by_split[k]),
+                                              k[1]))
         out[pair] = pd.DataFrame(by_split[chosen])
     return out
 

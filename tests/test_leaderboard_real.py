@@ -207,12 +207,13 @@ def test_a_cell_names_the_source_run_of_fine_tuned_models_and_its_overrides(tmp_
 def test_the_memory_chart_shows_one_target_split_never_an_average_of_two(tmp_path):
     from leaderboard.figures import memory_data
 
-    def cross(name: str, by: str, ratios: list[float], acc: float, n_models: int = 1):
+    def cross(name: str, by: str, ratios: list[float], acc: float, n_models: int = 1,
+              variants: tuple[str, ...] = ("zero-shot", "ft-all")):
         manifest = {"config": {"protocol": "cross"},
                     "data": {"source": {"name": "faces"}, "target": {"name": "posers"}},
                     "protocol": {"params": {"target_split": ratios, "target_split_by": by, "seed": 0}}}
         frame = pd.DataFrame([{"status": "ok", "model": f"m{i}", "variant": v, "testset": t, "accuracy": acc}
-                              for i in range(n_models) for v in ("zero-shot", "ft-all") for t in ("source", "target")])
+                              for i in range(n_models) for v in variants for t in ("source", "target")])
         return RunFolder(tmp_path / name), manifest, frame
 
     random_split = cross("r", "random", [0.6, 0.2, 0.2], 0.9, n_models=3)
@@ -221,3 +222,8 @@ def test_the_memory_chart_shows_one_target_split_never_an_average_of_two(tmp_pat
     assert set(frame.accuracy) == {50.0} and set(frame.split) == {"60/20/20 % train/val/test, subject-disjoint"}
     (frame,) = memory_data([random_split]).values()  # without a subject-disjoint run, the one there is
     assert set(frame.accuracy) == {90.0} and frame.split.iloc[0].endswith("random (people shared)")
+    # Two subject-disjoint splits: the one that shows every strategy, though the other has more models.
+    every = cross("e", "subject", [0.615, 0.07, 0.315], 0.7,
+                  variants=("zero-shot", "target-only", "fusion", "ft-fc", "ft-fc+cl", "ft-all"))
+    (frame,) = memory_data([cross("s3", "subject", [0.6, 0.2, 0.2], 0.5, n_models=4), every]).values()
+    assert set(frame.accuracy) == {70.0} and len(set(frame.strategy)) == 6
