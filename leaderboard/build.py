@@ -258,6 +258,14 @@ def inflation_lines(groups: dict[tuple[str, str], list[Run]]) -> list[str]:
     return lines
 
 
+def _fraction(variant: str) -> float:
+    """The share of the target training data a fold variant used (``fusion@0.5`` -> 0.5; all of it: 1)."""
+    try:
+        return float(variant.rsplit("@", 1)[1])
+    except (IndexError, ValueError):
+        return 1.0
+
+
 def _variant_means(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     """(model, variant, testset) -> mean accuracy over repeats (only full-target-data variants)."""
     ok = frame[frame.status == "ok"]
@@ -297,7 +305,8 @@ def _variant_panel(runs: list[Run], protocol: type[Protocol], suffix: str, targe
     mine = {v.removesuffix(suffix) for v in all_variants if v == base.name or (suffix and v.endswith(suffix))
             or (not suffix and ":" not in v)}
     known = [v.name for v in protocol.variants if v.name in mine]
-    extra = sorted(mine - set(known))  # target-fraction variants, e.g. fusion@0.5
+    # Target-fraction variants (fusion@0.5): by fraction, then in the protocol's order, as the full-data ones.
+    extra = sorted(mine - set(known), key=lambda v: (_fraction(v), protocol.variant_rank(v), v))
 
     def real(v: str) -> str:
         return v if v == base.name else v + suffix

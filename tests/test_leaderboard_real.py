@@ -227,3 +227,19 @@ def test_the_memory_chart_shows_one_target_split_never_an_average_of_two(tmp_pat
                   variants=("zero-shot", "target-only", "fusion", "ft-fc", "ft-fc+cl", "ft-all"))
     (frame,) = memory_data([cross("s3", "subject", [0.6, 0.2, 0.2], 0.5, n_models=4), every]).values()
     assert set(frame.accuracy) == {70.0} and len(set(frame.strategy)) == 6
+
+
+def test_target_fraction_columns_follow_the_protocols_order_after_the_full_data_ones(tmp_path):
+    from leaderboard.build import variant_tables
+    from protocols.cross import CrossDataset
+
+    variants = ["zero-shot", "target-only", "fusion", "ft-all"]
+    frame = pd.DataFrame([{"status": "ok", "model": "m", "family": "classical", "n_val": 1, "variant": v + f,
+                           "testset": t, "accuracy": 0.5}
+                          for v in variants for f in ("", "@0.5", "@0.25") if not (f and v == "zero-shot")
+                          for t in ("source", "target")])
+    run = (RunFolder(tmp_path / "x"), {"run_id": "x", "config": {"protocol": "cross", "target": "b"}}, frame)
+    head = next(line for line in variant_tables([run], CrossDataset).splitlines() if line.startswith("| rank"))
+    columns = [c.strip().split(" ")[0] for c in head.strip("|").split("|")][2:-1]
+    assert columns == ["zero-shot", "target-only", "fusion", "ft-all", "target-only@0.25", "fusion@0.25",
+                       "ft-all@0.25", "target-only@0.5", "fusion@0.5", "ft-all@0.5"]
