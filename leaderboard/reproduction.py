@@ -125,7 +125,8 @@ class Table:
                     note = [f"from {name}", *note]
                 return _format(values, row) + (f" ({'; '.join(note)})" if note else "")
         if pooled:
-            return _format(pooled, row) + (f" ({'; '.join(sorted(set(notes)))})" if notes else "")
+            notes = list(dict.fromkeys(notes))  # each once, in the order a single run's cell gives them
+            return _format(pooled, row) + (f" ({'; '.join(notes)})" if notes else "")
         return "no run committed"
 
     def _values(self, row: Row, run: Run) -> tuple[list[float], list[str]] | None:
