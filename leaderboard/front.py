@@ -72,8 +72,11 @@ def _runs_table(runs: list[Run]) -> str:
     rows = []
     for folder, manifest, _frame in sorted(runs, key=lambda r: r[1]["run_id"]):
         units = folder.read_units()
-        seconds = sum(float(u.get("wall_s") or u.get("fit_time_s") or 0) for u in units)
-        timed = "units' wall time" if units and all("wall_s" in u for u in units) else "fit time"
+        # An ensemble trains nothing (its fit time is its members'); a deep unit resumed from its epoch checkpoint
+        # has wall_s of its last process only, while its fit_time_s sums the epochs of every attempt.
+        trained = [u for u in units if u.get("family") != "ensemble"]
+        seconds = sum(max(float(u.get("wall_s") or 0), float(u.get("fit_time_s") or 0)) for u in trained)
+        timed = "units' wall time" if trained and all("wall_s" in u for u in trained) else "fit time"
         cfg = manifest.get("config") or {}
         cmd = " ".join(str(a) for a in (manifest.get("command") or []))
         deep = any(u.get("family") == "deep" for u in units)

@@ -243,3 +243,15 @@ def test_target_fraction_columns_follow_the_protocols_order_after_the_full_data_
     columns = [c.strip().split(" ")[0] for c in head.strip("|").split("|")][2:-1]
     assert columns == ["zero-shot", "target-only", "fusion", "ft-all", "target-only@0.25", "fusion@0.25",
                        "ft-all@0.25", "target-only@0.5", "fusion@0.5", "ft-all@0.5"]
+
+
+def test_the_runs_table_counts_every_attempt_of_a_resumed_unit_and_ensembles_never():
+    from types import SimpleNamespace
+
+    from leaderboard.front import _runs_table
+
+    units = [{"family": "deep", "wall_s": 600.0, "fit_time_s": 1500.0},  # resumed: 15 min of epochs in all
+             {"family": "classical", "wall_s": 300.0, "fit_time_s": 200.0},
+             {"family": "ensemble", "fit_time_s": 1700.0}]  # its members' time, counted once, above
+    run = (SimpleNamespace(read_units=lambda: units), {"run_id": "r", "command": ["bench"], "config": {}}, None)
+    assert "| 30 min (units' wall time) |" in _runs_table([run])
