@@ -78,7 +78,7 @@ def _runs_table(runs: list[Run]) -> str:
         seconds = sum(max(float(u.get("wall_s") or 0), float(u.get("fit_time_s") or 0)) for u in trained)
         timed = "units' wall time" if trained and all("wall_s" in u for u in trained) else "fit time"
         cfg = manifest.get("config") or {}
-        cmd = " ".join(str(a) for a in (manifest.get("command") or []))
+        cmd = " ".join(_without_out([str(a) for a in manifest.get("command") or []]))
         deep = any(u.get("family") == "deep" for u in units)
         epochs = cfg.get("epochs")
         recipe = cfg.get("preset", "default") + (f", {epochs} epoch{'s' if epochs != 1 else ''}" if epochs else "")
@@ -87,6 +87,20 @@ def _runs_table(runs: list[Run]) -> str:
                      "units": str(len(units)), "time": f"{_clock(seconds)} ({timed})"})
     return ("Each run's command, deep-model recipe and time on the 2-core CPU it ran on (with another run on the "
             "other core, `--threads 1`).\n\n" + _md(rows, ["run", "command", "preset", "units", "time"]))
+
+
+def _without_out(cmd: list[str]) -> list[str]:
+    """The command without ``--out DIR``: the row links the run's folder, and where the machine that ran it kept
+    the folder while it ran is no part of the experiment."""
+    out, i = [], 0
+    while i < len(cmd):
+        if cmd[i] == "--out":
+            i += 2
+            continue
+        if not cmd[i].startswith("--out="):
+            out.append(cmd[i])
+        i += 1
+    return out
 
 
 def _clock(seconds: float) -> str:

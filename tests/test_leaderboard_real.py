@@ -245,7 +245,7 @@ def test_target_fraction_columns_follow_the_protocols_order_after_the_full_data_
                        "ft-all@0.25", "target-only@0.5", "fusion@0.5", "ft-all@0.5"]
 
 
-def test_the_runs_table_counts_every_attempt_of_a_resumed_unit_and_ensembles_never():
+def test_the_runs_table_counts_each_training_once_and_hides_out():
     from types import SimpleNamespace
 
     from leaderboard.front import _runs_table
@@ -253,5 +253,8 @@ def test_the_runs_table_counts_every_attempt_of_a_resumed_unit_and_ensembles_nev
     units = [{"family": "deep", "wall_s": 600.0, "fit_time_s": 1500.0},  # resumed: 15 min of epochs in all
              {"family": "classical", "wall_s": 300.0, "fit_time_s": 200.0},
              {"family": "ensemble", "fit_time_s": 1700.0}]  # its members' time, counted once, above
-    run = (SimpleNamespace(read_units=lambda: units), {"run_id": "r", "command": ["bench"], "config": {}}, None)
-    assert "| 30 min (units' wall time) |" in _runs_table([run])
+    command = ["bench", "run", "--out", "/scratch/x", "--name", "r", "--out=/y", "--threads", "1"]
+    run = (SimpleNamespace(read_units=lambda: units), {"run_id": "r", "command": command, "config": {}}, None)
+    table = _runs_table([run])
+    assert "| 30 min (units' wall time) |" in table
+    assert "| `bench run --name r --threads 1` |" in table  # the row links the folder: no --out
