@@ -430,7 +430,8 @@ def render_runs(loaded: list[Run]) -> str:
     # One table per protocol, data and split: runs on the same data split another way (a random and a
     # subject-disjoint target split) are other experiments, never ranked in one table.
     sections: dict[tuple[str, str, str], list[Run]] = {}
-    for run, manifest, frame in loaded:
+    # By run id: runs sharing a section (a cnn and a classical run of one experiment) list their rows in that order.
+    for run, manifest, frame in sorted(loaded, key=lambda r: str(r[1]["run_id"])):
         key = (manifest["config"]["protocol"], _data_title(manifest))
         groups.setdefault(key, []).append((run, manifest, frame))
         sections.setdefault((*key, manifest["protocol"]["description"]), []).append((run, manifest, frame))
