@@ -258,14 +258,6 @@ def inflation_lines(groups: dict[tuple[str, str], list[Run]]) -> list[str]:
     return lines
 
 
-def _fraction(variant: str) -> float:
-    """The share of the target training data a fold variant used (``fusion@0.5`` -> 0.5; all of it: 1)."""
-    try:
-        return float(variant.rsplit("@", 1)[1])
-    except (IndexError, ValueError):
-        return 1.0
-
-
 def _variant_means(frame: pd.DataFrame) -> dict[tuple[str, str, str], float]:
     """(model, variant, testset) -> mean accuracy over repeats (only full-target-data variants)."""
     ok = frame[frame.status == "ok"]
@@ -306,7 +298,7 @@ def _variant_panel(runs: list[Run], protocol: type[Protocol], suffix: str, targe
             or (not suffix and ":" not in v)}
     known = [v.name for v in protocol.variants if v.name in mine]
     # Target-fraction variants (fusion@0.5): by fraction, then in the protocol's order, as the full-data ones.
-    extra = sorted(mine - set(known), key=lambda v: (_fraction(v), protocol.variant_rank(v), v))
+    extra = sorted(mine - set(known), key=lambda v: (protocol.variant_fraction(v), protocol.variant_rank(v), v))
 
     def real(v: str) -> str:
         return v if v == base.name else v + suffix

@@ -146,6 +146,12 @@ class Protocol(ABC):
         return fold_variant if v is None else v.strategy + fold_variant[len(v.name):]
 
     @classmethod
+    def variant_fraction(cls, fold_variant: str) -> float:
+        """The share of the target training data a fold variant used: ``fusion@0.5`` -> 0.5; all of it: 1."""
+        share = fold_variant.split(":", 1)[0].partition("@")[2]
+        return float(share) if share else 1.0
+
+    @classmethod
     def variant_rank(cls, fold_variant: str) -> int:
         v = cls.variant(fold_variant)
         return len(cls.variants) if v is None else cls.variants.index(v)
