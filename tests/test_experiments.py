@@ -346,16 +346,16 @@ def test_the_source_datasets_official_run_serves_as_the_source_of_cross_runs(tmp
     source again: the zero-shot rows score the official run's models, classical and deep."""
     src = _save(dataclasses.replace(_fer_like(n_per=60), name="fersrc"))
     tgt = _save(_lab_like("tgt4", ("angry", "happy", "sad", "neutral"), seed=9))
-    models = ("--model", "hog-svm,cnn-003", "--epochs", "1")
+    models = ("--model", "hog-svm,cnn-000-m1", "--epochs", "1")
     assert _run(tmp_path, "--protocol", "official", "--dataset", src, *models, "--name", "off", "--save-models") == 0
     assert _run(tmp_path, "--protocol", "cross", "--source", src, "--target", tgt, *models, "--name", "x",
                 "--source-run", tmp_path / "off") == 0
     official, cross = _units(tmp_path / "off"), _units(tmp_path / "x")
-    for model in ("hog-svm", "cnn-003"):
+    for model in ("hog-svm", "cnn-000-m1"):
         zero_shot = cross[(model, "zero-shot")]
         assert zero_shot["source_run"] == str(tmp_path / "off") and zero_shot["fit_time_s"] == 0.0
         assert zero_shot["metrics"]["source"] == official[(model, "official")]["metrics"]["test"]
-    assert cross[("cnn-003", "ft-all")]["status"] == "ok"
+    assert cross[("cnn-000-m1", "ft-all")]["status"] == "ok"
     # Another validation carve of the source is another fold: refused, naming the fix.
     assert _run(tmp_path, "--protocol", "cross", "--source", src, "--target", tgt, *models, "--name", "y",
                 "--source-split", "0.7/0.1/0.2", "--source-run", tmp_path / "off") == 2
@@ -366,7 +366,7 @@ def test_source_run_reuses_the_trained_source_models(tmp_path, monkeypatch):
 
     src = _save(_lab_like("src2", ("angry", "happy", "sad"), n_subjects=12, seed=6))
     tgt = _save(_lab_like("tgt2", ("angry", "happy", "sad"), seed=7))
-    common = ("--protocol", "cross", "--source", src, "--target", tgt, "--model", "cnn-003", "--epochs", "1")
+    common = ("--protocol", "cross", "--source", src, "--target", tgt, "--model", "cnn-000-m1", "--epochs", "1")
     assert _run(tmp_path, *common, "--name", "first") == 0
     fitted = []
     real = engine.fit_and_score
@@ -374,10 +374,10 @@ def test_source_run_reuses_the_trained_source_models(tmp_path, monkeypatch):
         fitted.append(len(fit_idx)), real(spec, est, ds, fit_idx, *a, **k))[1])
     assert _run(tmp_path, *common, "--name", "second", "--source-run", tmp_path / "first") == 0
     first, second = _units(tmp_path / "first"), _units(tmp_path / "second")
-    assert second[("cnn-003", "zero-shot")]["source_run"] == str(tmp_path / "first")
-    assert second[("cnn-003", "zero-shot")]["metrics"]["source"] == first[("cnn-003", "zero-shot")]["metrics"]["source"]
-    n_source_train = first[("cnn-003", "zero-shot")]["n_train"]
+    assert second[("cnn-000-m1", "zero-shot")]["source_run"] == str(tmp_path / "first")
+    assert second[("cnn-000-m1", "zero-shot")]["metrics"]["source"] == first[("cnn-000-m1", "zero-shot")]["metrics"]["source"]
+    n_source_train = first[("cnn-000-m1", "zero-shot")]["n_train"]
     assert n_source_train not in fitted  # the source model was not trained again
     other = _save(_lab_like("src3", ("angry", "happy", "sad"), n_subjects=12, seed=8))
     assert main(["run", "--out", str(tmp_path), "--no-progress", "--protocol", "cross", "--source", other, "--target",
-                 tgt, "--model", "cnn-003", "--epochs", "1", "--source-run", str(tmp_path / "first")]) == 2
+                 tgt, "--model", "cnn-000-m1", "--epochs", "1", "--source-run", str(tmp_path / "first")]) == 2
