@@ -88,7 +88,7 @@ def memory_data(runs: list[Run]) -> dict[tuple[str, str], pd.DataFrame]:
         split = (params.get("target_split_by") != "random", _target_split(params))
         ok = frame[frame.status == "ok"]
         for (model, variant, testset), acc in ok.groupby(["model", "variant", "testset"]).accuracy.mean().items():
-            if "@" in variant or ":" in variant:
+            if protocol.variant_fraction(variant) != 1.0 or ":" in variant:
                 continue  # a part of the target data, or one of several targets
             groups.setdefault(pair, {}).setdefault(split, []).append({
                 "model": model, "strategy": protocol.strategy(variant), "rank": protocol.variant_rank(variant),
