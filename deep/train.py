@@ -24,6 +24,7 @@ from torch.utils.data import WeightedRandomSampler
 
 from bench.core.errors import ConfigError
 from bench.core.files import atomic_write_bytes
+from deep.allocator import retain_freed_memory
 from deep.augment import augment, eval_views, resize, to_float
 from deep.config import TrainConfig
 from deep.finetune import Phase, freeze, param_groups, plan, train_mode
@@ -104,6 +105,7 @@ def resolve_runtime(cfg: TrainConfig, device: str) -> Runtime:
         fast = True
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     else:
+        retain_freed_memory()
         fast = cpu_has_fast_bf16()
         dtype = torch.bfloat16
     amp = fast if cfg.amp is None else cfg.amp
