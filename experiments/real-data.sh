@@ -11,9 +11,12 @@ bench data import folder "$DATA/taiwan/faces_256x256" --name taiwan --crop-faces
   --label-map 'a=neutral,b=happy,c=sad,d=angry,e=disgust,f=fear,g=surprise'
 bench data import jaffe "$DATA/jaffe" --name jaffe-faces --crop-faces --size 224
 
-# FER2013, official split: the classical default set and paper 003's CNN with its recipe (50 epochs).
+# FER2013, official split: the classical default set, paper 003's CNN with its recipe (50 epochs) and paper 002's
+# CNN with its preset for 10 of at most 50 epochs.
 bench run --config experiments/fer2013_official_classical.toml "$@"
 bench run --config experiments/fer2013_official_cnn003.toml --save-models "$@"
+bench run --config experiments/fer2013_official_cnn002.toml --epochs 10 --save-models \
+  --name official-fer2013-cnn-002 "$@"
 
 # Protocol inflation: the same models on JAFFE and the Taiwanese database under each protocol.
 for protocol in "random" "kfold" "subject --folds loso"; do

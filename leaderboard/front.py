@@ -85,8 +85,9 @@ def _runs_table(runs: list[Run]) -> str:
         rows.append({"run": f"[{manifest['run_id']}](results/{manifest['run_id']})", "command": f"`{cmd}`",
                      "preset": recipe if deep else "—",
                      "units": str(len(units)), "time": f"{_clock(seconds)} ({timed})"})
-    return ("Each run's command, deep-model recipe and time on the 2-core CPU it ran on (with another run on the "
-            "other core, `--threads 1`).\n\n" + _md(rows, ["run", "command", "preset", "units", "time"]))
+    intro = ("Each run's command, deep-model recipe and time on the 2-core CPU it ran on (`--threads 1`: with "
+             "another run on the other core; `--threads 2`: alone).")
+    return intro + "\n\n" + _md(rows, ["run", "command", "preset", "units", "time"])
 
 
 def _without_out(cmd: list[str]) -> list[str]:
