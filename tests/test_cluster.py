@@ -152,6 +152,23 @@ def test_two_local_workers_give_the_metrics_of_one_process(tmp_path):
     assert manifest["config"]["workers"] == 2 and manifest["models"] == ["hog-svm", "lbp-logreg", "dwt-lda"]
 
 
+def test_local_workers_keep_the_cpu_malloc_tuning_of_deep_units(monkeypatch):
+    """Dask's nannies export MALLOC_TRIM_THRESHOLD_ (into this process too), which would turn deep/allocator.py off
+    in every worker it spawns."""
+    import platform
+
+    from bench.data import catalog
+    from bench.run.config import RunConfig
+    from deep.allocator import retain_freed_memory
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # set by an earlier cluster of this process
+    cfg = RunConfig(protocol="kfold", dataset=LAB, workers=1, threads=1)
+    with executors.DaskExecutor(engine.run_unit, cfg, catalog.load(LAB), []) as executor:
+        tuned = executor.client.run(retain_freed_memory)
+        assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    assert list(tuned.values()) == [platform.libc_ver()[0] == "glibc"]
+
+
 @pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")  # one epoch: a few classes only
 def test_fine_tuning_units_start_from_their_source_model_on_the_cluster(tmp_path, cluster, one_thread):
     address, _ = cluster

@@ -414,19 +414,25 @@ print(retain_freed_memory(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt 
 """
 
 
-@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="the malloc tuning is glibc's")
 def test_cpu_runtime_keeps_large_freed_blocks_unless_the_user_tunes_malloc():
     """A 64 MB tensor allocated and freed five times: 16k page faults each through mmap, none from the heap."""
     import os
+    import platform
     import subprocess
     import sys
 
+    # Not this process's environment as is: a Dask cluster started by an earlier test exports its own MALLOC_.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+
     def faults(**env: str) -> tuple[str, int]:
         out = subprocess.run([sys.executable, "-c", ALLOC_PROBE], capture_output=True, text=True, check=True,
-                             env={**os.environ, **env}).stdout.split()
+                             env={**clean, **env}).stdout.split()
         return out[0], int(out[1])
 
     tuned, n = faults()
+    if platform.libc_ver()[0] != "glibc":  # elsewhere the tuning is documented to do nothing
+        assert tuned == "False"
+        return
     assert tuned == "True" and n < 1000
     tuned, n = faults(MALLOC_TRIM_THRESHOLD_="131072")
     assert tuned == "False" and n > 5 * 10_000

@@ -228,6 +228,7 @@ class DaskExecutor:
         self.close()
 
     def _connect(self) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         cfg = self.cfg
@@ -235,7 +236,11 @@ class DaskExecutor:
             threads = cfg.threads or 1
             # Each worker process caps its kernels' threads at its task threads (Dask's default is one).
             env = {var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-            with _ctrl_c_ignored():
+            # Dask's nannies export MALLOC_TRIM_THRESHOLD_ (into this process too), which pins glibc's mmap
+            # threshold at 128 KiB and so turns deep/allocator.py off: deep units would page-fault at every step.
+            # A user's own value still reaches the workers through the environment they inherit.
+            no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+            with _ctrl_c_ignored(), dask.config.set(no_trim):
                 self.cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=threads, processes=True,
                                             host="127.0.0.1", dashboard_address=None, env=env,
                                             resources={"GPU": 1} if self.gpu else None)
