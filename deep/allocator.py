@@ -6,7 +6,7 @@ glibc serves every allocation above its mmap threshold (32 MB at most) with a fr
 pages at every step: measured here, 218k page faults per step, half the CPU time in the kernel, cnn-002 training
 at 67 images/s instead of 106. Serving large blocks from the heap and keeping up to 1 GiB of freed memory (what
 jemalloc or tcmalloc under ``LD_PRELOAD`` would also do) removes that cost; the arithmetic, and so every result,
-is unchanged. The price is resident memory: holes the heap cannot give back (cnn-002's cross run: 3.0 GB peak
+is unchanged. The price is resident memory, the freed blocks it keeps (cnn-002's cross run: 3.0 GB peak
 against 2.3 GB, README).
 """
 
